@@ -1,0 +1,1 @@
+"""Registers the top-level commands (generate, ingest, demo, …) on the app."""

@@ -1,0 +1,59 @@
+"""The one Settings object: read once, passed around, never looked up from os.environ elsewhere."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the data lives and which database to use."""
+
+    model_config = SettingsConfigDict(env_prefix="BANKCRM_", extra="ignore")
+
+    home: Path = Field(default=Path("./bankcrm-data"), description="home folder: SQLite file, lake, keys")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default a SQLite file in home")
+    key_file: Path | None = Field(default=None, description="field-encryption key file; default home/keys.json")
+    timezone: str = "Asia/Shanghai"
+    env: str = Field(default="dev", description="dev or prod; prod refuses keys inside the home folder")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{self.home / 'bankcrm.db'}"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.home / "rejects"
+
+    @property
+    def effective_key_file(self) -> Path:
+        return (self.key_file or self.home / "keys.json").expanduser().resolve()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and route them to psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url

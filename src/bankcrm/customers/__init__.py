@@ -1,0 +1,1 @@
+"""Customer master: personal customers, consent history, versioned contact details."""

@@ -1,0 +1,74 @@
+"""Customers, their marketing-consent history and versioned contact details."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bankcrm.db.base import Base, UTCDateTime, utcnow
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_type: Mapped[str] = mapped_column(String(12), default="personal")
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date] = mapped_column(Date)
+    # sensitive (C2) fields: AES-GCM ciphertext plus a keyed-hash blind index for exact lookup
+    id_number_enc: Mapped[str] = mapped_column(String(200))
+    id_number_bidx: Mapped[str] = mapped_column(String(40), index=True)
+    phone_enc: Mapped[str] = mapped_column(String(200))
+    phone_bidx: Mapped[str] = mapped_column(String(40), index=True)
+    address_enc: Mapped[str | None] = mapped_column(Text)
+    email_enc: Mapped[str | None] = mapped_column(String(400))
+    city: Mapped[str | None] = mapped_column(String(100))
+    occupation: Mapped[str | None] = mapped_column(String(32))
+    income_monthly: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    onboard_date: Mapped[date] = mapped_column(Date)
+    branch_id: Mapped[str] = mapped_column(String(32), ForeignKey("branches.branch_id"), index=True)
+    rm_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("staff.staff_id"), index=True)
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    risk_level: Mapped[str | None] = mapped_column(String(2))
+    risk_assessed_on: Mapped[date | None] = mapped_column(Date)
+    contact_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConsentEvent(Base):
+    """Every grant or withdrawal of marketing consent, with when and through which channel."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(32), ForeignKey("customers.customer_id"), index=True)
+    consent: Mapped[bool] = mapped_column(Boolean)
+    channel: Mapped[str] = mapped_column(String(20))  # extract, branch, app, sms, phone, wecom, web
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(400))
+
+
+class ContactVersion(Base):
+    """One version of a customer's contact details; version 1 is the first load."""
+
+    __tablename__ = "contact_versions"
+    __table_args__ = (UniqueConstraint("customer_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(32), ForeignKey("customers.customer_id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    phone_enc: Mapped[str | None] = mapped_column(String(200))
+    address_enc: Mapped[str | None] = mapped_column(Text)
+    email_enc: Mapped[str | None] = mapped_column(String(400))
+    occupation: Mapped[str | None] = mapped_column(String(32))
+    income_monthly: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changed_by: Mapped[str | None] = mapped_column(String(64))  # staff id, or None for an extract
+    source: Mapped[str] = mapped_column(String(20))  # extract or staff
+    reason: Mapped[str | None] = mapped_column(String(400))

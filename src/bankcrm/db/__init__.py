@@ -1,0 +1,1 @@
+"""Operational database: engine, sessions, declarative base, migrations."""

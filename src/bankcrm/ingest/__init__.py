@@ -1,0 +1,1 @@
+"""Extract-bundle loading: validation, reject store, lake writer, master-data upsert."""

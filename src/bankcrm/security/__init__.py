@@ -1,0 +1,1 @@
+"""Authentication, permissions, masking and field encryption."""

@@ -1,0 +1,1 @@
+"""Branches, teams and staff (relationship managers and their bosses)."""
