@@ -1,1 +1,9 @@
-"""Registers the top-level commands (generate, ingest, demo, …) on the app."""
+"""Registers the top-level commands on the app; each module adds its own commands."""
+
+from __future__ import annotations
+
+from bankcrm.cli import clv, demo, generate, ingest
+from bankcrm.cli.main import app
+
+for module in (generate, ingest, clv, demo):
+    module.register(app)
