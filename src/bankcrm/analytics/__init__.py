@@ -1,0 +1,1 @@
+"""Nightly analytics: features, tiers, values, segments and lifetime-value models."""
