@@ -4,18 +4,24 @@ from bankcrm.customers.models import ConsentEvent, ContactVersion, Customer
 from bankcrm.db.base import Base
 from bankcrm.ingest.models import IngestLoad, IngestReject
 from bankcrm.products.models import Account, Product
+from bankcrm.scores.models import AppSetting, AppState, CustomerScore, NightlyRun, TierHistory
 from bankcrm.staff.models import Branch, Staff, Team
 
 __all__ = [
     "Account",
+    "AppSetting",
+    "AppState",
     "Base",
     "Branch",
     "ConsentEvent",
     "ContactVersion",
     "Customer",
+    "CustomerScore",
     "IngestLoad",
     "IngestReject",
+    "NightlyRun",
     "Product",
     "Staff",
     "Team",
+    "TierHistory",
 ]
