@@ -113,18 +113,16 @@ def _copy_postgres(conn: Connection, table_name: str, run_id: int, data: pa.Tabl
     data = data.select(columns).append_column("run_id", pa.array([run_id] * data.num_rows, pa.int64()))
     cols = ", ".join(f'"{c}"' for c in data.column_names)
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur:  # type: ignore[union-attr]
-        # pyarrow writes nulls as bare empty fields and empty strings as "", which is exactly
-        # how PostgreSQL's CSV COPY tells them apart
-        with cur.copy(f'COPY "{table_name}" ({cols}) FROM STDIN WITH (FORMAT csv)') as copy:
-            for batch in data.to_batches(max_chunksize=200_000):
-                buf = io.BytesIO()
-                pacsv.write_csv(
-                    pa.Table.from_batches([batch]),
-                    buf,
-                    pacsv.WriteOptions(include_header=False, quoting_style="needed"),
-                )
-                copy.write(buf.getvalue())
+    # pyarrow writes nulls as bare empty fields and empty strings as "", which is exactly
+    # how PostgreSQL's CSV COPY tells them apart
+    sql = f'COPY "{table_name}" ({cols}) FROM STDIN WITH (FORMAT csv)'
+    with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+        for batch in data.to_batches(max_chunksize=200_000):
+            buf = io.BytesIO()
+            pacsv.write_csv(
+                pa.Table.from_batches([batch]), buf, pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            )
+            copy.write(buf.getvalue())
     return data.num_rows
 
 
