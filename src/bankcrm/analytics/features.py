@@ -1,0 +1,345 @@
+"""Per-customer features of the nightly run (SPEC 4.1, 4.2 and the 4.4 inputs) as pure Ibis expressions.
+
+Every function takes Ibis tables shaped like the lake (``bankcrm.lake``) and returns an Ibis
+table; nothing here reads or writes data, so the same expressions run on DuckDB or Spark.
+
+Dates are handled as whole-day offsets from as_of (``date - as_of``: 0 is as_of, -89 is
+as_of − 89), which keeps every window an integer comparison on both engines. Money stays
+decimal while it is summed (exact, so a base of exactly ¥10,000 is exactly 10,000) and is
+cast to float64 once per customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from bankcrm.analytics.config import NightlyConfig
+from bankcrm.reference import ASSET_CATEGORIES, LIABILITY_CATEGORIES, NON_CUSTOMER_TX_CATEGORIES
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "aum_avg_30d",
+    "aum_avg_90d",
+    "aum_avg_180d",
+    "aum_growth_6m",
+    "liability_balance",
+    "tx_count_90d",
+    "tx_amount_90d",
+    "tx_volume_growth_6m",
+    "mobile_share_90d",
+    "counter_share_90d",
+    "last_tx_date",
+    "recency_days",
+    "active_months_6m",
+    "payroll_months_3m",
+    "product_count",
+    "age",
+    "tenure_years",
+    "revenue_annual",
+    "cost_annual",
+    "net_contribution",
+)
+
+DAYS_PER_YEAR = 365
+MOBILE_CHANNELS = ("mobile", "online")
+COUNTER_CHANNEL = "counter"
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """Inclusive window [as_of + first, as_of + last] in day offsets (both ≤ 0)."""
+
+    first: int
+    last: int
+
+    @property
+    def days(self) -> int:
+        return self.last - self.first + 1
+
+    @classmethod
+    def ending_at_as_of(cls, days: int, lag: int = 0) -> DayWindow:
+        """The ``days``-day window ending ``lag`` days before as_of: [as_of − lag − days + 1, as_of − lag]."""
+        return cls(first=-lag - days + 1, last=-lag)
+
+    def contains(self, offset: ir.IntegerValue) -> ir.BooleanValue:
+        return (offset >= self.first) & (offset <= self.last)
+
+
+def day_offset(day: ir.DateValue, as_of: date) -> ir.IntegerValue:
+    """Whole days from as_of to ``day`` (negative in the past)."""
+    return day.delta(ibis.date(as_of), unit="day")
+
+
+def _to_float(value: ir.NumericValue) -> ir.FloatingValue:
+    return value.cast("float64")
+
+
+def _growth(current: ir.FloatingValue, base: ir.FloatingValue, min_base: float) -> ir.FloatingValue:
+    """(current − base) / base, null when the base is below ``min_base`` (or missing)."""
+    return ibis.ifelse(base >= min_base, (current - base) / base, ibis.null("float64"))
+
+
+def balance_intervals(balances: ir.Table, accounts: ir.Table, as_of: date) -> ir.Table:
+    """Each balance row as the half-open day range it holds for: [start_day, end_day) in offsets from as_of.
+
+    A row holds from its date until the account's next row (bal(a, d) is the latest row
+    with date ≤ d), ending no later than as_of + 1 (rows after as_of are ignored) and no
+    later than closed_on (the balance is 0 from closed_on onwards). A range may be empty.
+    """
+    rows = balances.filter(balances.date <= ibis.date(as_of))
+    rows = rows.select(
+        "account_id",
+        "balance",
+        start_day=day_offset(rows.date, as_of),
+    )
+    by_account = ibis.window(group_by=rows.account_id, order_by=rows.start_day)
+    rows = rows.mutate(next_day=rows.start_day.lead().over(by_account).fill_null(1))
+    closures = accounts.select(
+        "account_id",
+        closed_day=day_offset(accounts.closed_on, as_of),
+    )
+    rows = rows.join(closures, "account_id", how="inner")
+    end_day = ibis.ifelse(
+        rows.closed_day.notnull() & (rows.closed_day < rows.next_day),
+        rows.closed_day,
+        rows.next_day,
+    )
+    return rows.select("account_id", "balance", "start_day", end_day=end_day)
+
+
+def _days_inside(intervals: ir.Table, window: DayWindow) -> ir.IntegerValue:
+    """Days of [start_day, end_day) that fall inside ``window``."""
+    start = ibis.greatest(intervals.start_day, window.first)
+    end = ibis.least(intervals.end_day, window.last + 1)
+    return ibis.ifelse(end > start, end - start, 0)
+
+
+def account_balance_averages(
+    balances: ir.Table, accounts: ir.Table, as_of: date, config: NightlyConfig | None = None
+) -> ir.Table:
+    """Per account: mean daily balance over each AUM window, the 30-day mean at the growth base, bal at as_of.
+
+    mean over [as_of − N + 1, as_of] = Σ_rows balance × (days the row holds inside the window) / N,
+    days with no row counting 0. Accounts without rows are absent (callers fill 0).
+    """
+    config = config or NightlyConfig()
+    intervals = balance_intervals(balances, accounts, as_of)
+    windows: dict[str, DayWindow] = {f"avg_{n}d": DayWindow.ending_at_as_of(n) for n in config.aum_windows_days}
+    windows["avg_30d_base"] = DayWindow.ending_at_as_of(30, lag=config.growth_lag_days)
+    windows["balance_at_as_of"] = DayWindow(0, 0)
+    sums = intervals.group_by("account_id").aggregate(
+        **{name: (intervals.balance * _days_inside(intervals, w)).sum() for name, w in windows.items()}
+    )
+    return sums.select(
+        "account_id",
+        **{name: _to_float(sums[name]) / w.days for name, w in windows.items()},
+    )
+
+
+def customer_balance_features(
+    accounts: ir.Table,
+    products: ir.Table,
+    balances: ir.Table,
+    as_of: date,
+    config: NightlyConfig | None = None,
+) -> ir.Table:
+    """Per customer with accounts: AUM means, aum_growth_6m, liability_balance and the margin revenue.
+
+    revenue_margin = Σ over all accounts of (90-day mean balance × margin rate of the category).
+    """
+    config = config or NightlyConfig()
+    averages = account_balance_averages(balances, accounts, as_of, config)
+    typed = accounts.select("account_id", "customer_id", "product_id").join(
+        products.select("product_id", "category"), "product_id", how="inner"
+    )
+    per_account = left_join_on(typed, averages, "account_id")
+    columns = [c for c in averages.columns if c != "account_id"]
+    per_account = per_account.mutate(**{c: per_account[c].fill_null(0.0) for c in columns})
+    is_asset = per_account.category.isin(ASSET_CATEGORIES)
+    is_liability = per_account.category.isin(LIABILITY_CATEGORIES)
+    margin = per_account.category.substitute(config.margin_rates, else_=0.0).cast("float64")
+    n30, n90, n180 = config.aum_windows_days
+    per_customer = per_account.group_by("customer_id").aggregate(
+        aum_avg_30d=per_account[f"avg_{n30}d"].sum(where=is_asset),
+        aum_avg_90d=per_account[f"avg_{n90}d"].sum(where=is_asset),
+        aum_avg_180d=per_account[f"avg_{n180}d"].sum(where=is_asset),
+        aum_avg_30d_base=per_account.avg_30d_base.sum(where=is_asset),
+        liability_balance=per_account.balance_at_as_of.sum(where=is_liability),
+        revenue_margin=(per_account.avg_90d * margin).sum(),
+    )
+    filled = per_customer.mutate(
+        **{
+            c: per_customer[c].fill_null(0.0)
+            for c in ("aum_avg_30d", "aum_avg_90d", "aum_avg_180d", "aum_avg_30d_base", "liability_balance")
+        }
+    )
+    return filled.select(
+        "customer_id",
+        "aum_avg_30d",
+        "aum_avg_90d",
+        "aum_avg_180d",
+        aum_growth_6m=_growth(filled.aum_avg_30d, filled.aum_avg_30d_base, config.growth_min_base),
+        liability_balance=filled.liability_balance,
+        revenue_margin=filled.revenue_margin.fill_null(0.0),
+    )
+
+
+def left_join_on(left: ir.Table, right: ir.Table, key: str) -> ir.Table:
+    """Left join keeping one ``key`` column (Ibis keeps the right key of an outer join)."""
+    joined = left.left_join(right, left[key] == right[key])
+    return joined.select(left, *(joined[c] for c in right.columns if c != key))
+
+
+def is_customer_initiated(transactions: ir.Table) -> ir.BooleanValue:
+    """Not booked by the bank itself: category other than interest/fee, channel other than auto."""
+    return ~transactions.category.isin(NON_CUSTOMER_TX_CATEGORIES) & (transactions.channel != "auto")
+
+
+def _month_key(day: ir.DateValue) -> ir.IntegerValue:
+    return day.year() * 100 + day.month()
+
+
+def customer_activity_features(
+    accounts: ir.Table, transactions: ir.Table, as_of: date, config: NightlyConfig | None = None
+) -> ir.Table:
+    """Per customer with transactions on or before as_of: SPEC 4.2 activity, fees and cost drivers.
+
+    Windows by tx_date (already the Asia/Shanghai calendar date): activity [as_of − 89, as_of];
+    growth base [as_of − 271, as_of − 182]; active months [as_of − 181, as_of]. last_tx_date
+    looks at every customer-initiated transaction given, however old.
+    """
+    config = config or NightlyConfig()
+    activity = DayWindow.ending_at_as_of(config.activity_window_days)
+    growth_base = DayWindow.ending_at_as_of(config.activity_window_days, lag=config.growth_lag_days)
+    six_months = DayWindow.ending_at_as_of(config.active_months_window_days)
+
+    tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
+    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
+    tx = tx.select(
+        "customer_id",
+        "tx_date",
+        "channel",
+        "category",
+        "amount",
+        volume=tx.amount.abs(),
+        day=day_offset(tx.tx_date, as_of),
+        month=_month_key(tx.tx_date),
+        initiated=is_customer_initiated(tx),
+    )
+    in_activity = tx.initiated & activity.contains(tx.day)
+    counter = tx.channel == COUNTER_CHANNEL
+    sums = tx.group_by("customer_id").aggregate(
+        tx_count_90d=tx.amount.count(where=in_activity),
+        tx_amount_sum=tx.volume.sum(where=in_activity),
+        base_amount_sum=tx.volume.sum(where=tx.initiated & growth_base.contains(tx.day)),
+        mobile_count=tx.amount.count(where=in_activity & tx.channel.isin(MOBILE_CHANNELS)),
+        counter_count=tx.amount.count(where=in_activity & counter),
+        last_tx_date=tx.tx_date.max(where=tx.initiated),
+        active_months_6m=tx.month.nunique(where=tx.initiated & six_months.contains(tx.day)),
+        payroll_months_3m=tx.month.nunique(
+            where=(tx.category == "payroll") & (tx.amount > 0) & activity.contains(tx.day)
+        ),
+        fee_sum=tx.volume.sum(where=(tx.category == "fee") & activity.contains(tx.day)),
+    )
+    tx_amount = _to_float(sums.tx_amount_sum).fill_null(0.0)
+    base_amount = _to_float(sums.base_amount_sum).fill_null(0.0)
+    count = sums.tx_count_90d.cast("float64")
+    no_activity = sums.tx_count_90d == 0
+    return sums.select(
+        "customer_id",
+        tx_count_90d=sums.tx_count_90d.cast("int64"),
+        tx_amount_90d=tx_amount,
+        tx_volume_growth_6m=_growth(tx_amount, base_amount, config.growth_min_base),
+        mobile_share_90d=ibis.ifelse(no_activity, ibis.null("float64"), sums.mobile_count.cast("float64") / count),
+        counter_share_90d=ibis.ifelse(no_activity, ibis.null("float64"), sums.counter_count.cast("float64") / count),
+        last_tx_date=sums.last_tx_date,
+        recency_days=ibis.date(as_of).delta(sums.last_tx_date, unit="day").cast("int64"),
+        active_months_6m=sums.active_months_6m.cast("int64"),
+        payroll_months_3m=sums.payroll_months_3m.cast("int64"),
+        fee_amount_90d=_to_float(sums.fee_sum).fill_null(0.0),
+        counter_tx_90d=sums.counter_count.cast("int64"),
+        other_tx_90d=(sums.tx_count_90d - sums.counter_count).cast("int64"),
+    )
+
+
+def customer_holding_features(accounts: ir.Table, products: ir.Table, as_of: date) -> ir.Table:
+    """Per customer with accounts: product_count and open_accounts at as_of.
+
+    Open at as_of: opened_on ≤ as_of and (closed_on null or closed_on > as_of).
+    """
+    day = ibis.date(as_of)
+    held = accounts.join(products.select("product_id", "category"), "product_id", how="inner")
+    is_open = (held.opened_on <= day) & (held.closed_on.isnull() | (held.closed_on > day))
+    counts = held.group_by("customer_id").aggregate(
+        product_count=held.category.nunique(where=is_open),
+        open_accounts=held.account_id.count(where=is_open),
+    )
+    return counts.select(
+        "customer_id",
+        product_count=counts.product_count.cast("int64"),
+        open_accounts=counts.open_accounts.cast("int64"),
+    )
+
+
+def customer_profile_features(customers: ir.Table, as_of: date) -> ir.Table:
+    """age and tenure_years for every customer.
+
+    age = whole years at as_of: year difference, minus one when (month, day) of as_of is before
+    (month, day) of birth_date — so a 29 February birthday is reached on 1 March in other years.
+    tenure_years = round((as_of − onboard_date in days) / 365.25, 1).
+    """
+    birth = customers.birth_date
+    birthday_not_reached = (birth.month() > as_of.month) | ((birth.month() == as_of.month) & (birth.day() > as_of.day))
+    age = as_of.year - birth.year() - ibis.ifelse(birthday_not_reached, 1, 0)
+    tenure_days = ibis.date(as_of).delta(customers.onboard_date, unit="day")
+    return customers.select(
+        "customer_id",
+        age=age.cast("int64"),
+        tenure_years=(tenure_days.cast("float64") / 365.25).round(1),
+    )
+
+
+def customer_features(
+    customers: ir.Table,
+    accounts: ir.Table,
+    products: ir.Table,
+    balances: ir.Table,
+    transactions: ir.Table,
+    as_of: date,
+    config: NightlyConfig | None = None,
+) -> ir.Table:
+    """One row per customer with exactly FEATURE_COLUMNS.
+
+    revenue_annual = Σ_accounts mean_90d(bal) × margin(category) + Σ|fee amounts in 90 days| × 365/90
+    cost_annual = (counter tx × 8 + other tx × 0.5) × 365/90 + 20 × accounts open at as_of
+    (customer-initiated transactions in [as_of − 89, as_of]); net_contribution = revenue − cost.
+    """
+    config = config or NightlyConfig()
+    annualise = DAYS_PER_YEAR / config.activity_window_days
+    profile = customer_profile_features(customers, as_of)
+    money = customer_balance_features(accounts, products, balances, as_of, config)
+    activity = customer_activity_features(accounts, transactions, as_of, config)
+    holdings = customer_holding_features(accounts, products, as_of)
+
+    joined = profile
+    for part in (money, activity, holdings):
+        joined = left_join_on(joined, part, "customer_id")
+    # customers without accounts or transactions have zero balances and counts
+    zero_float = ("aum_avg_30d", "aum_avg_90d", "aum_avg_180d", "liability_balance", "tx_amount_90d")
+    zero_int = ("tx_count_90d", "active_months_6m", "payroll_months_3m", "product_count")
+    joined = joined.mutate(
+        **{c: joined[c].fill_null(0.0) for c in zero_float},
+        **{c: joined[c].fill_null(0) for c in zero_int},
+    )
+    revenue = joined.revenue_margin.fill_null(0.0) + joined.fee_amount_90d.fill_null(0.0) * annualise
+    cost = (
+        joined.counter_tx_90d.fill_null(0).cast("float64") * config.cost_per_counter_tx
+        + joined.other_tx_90d.fill_null(0).cast("float64") * config.cost_per_other_tx
+    ) * annualise + joined.open_accounts.fill_null(0).cast("float64") * config.cost_per_open_account
+    joined = joined.mutate(revenue_annual=revenue, cost_annual=cost)
+    joined = joined.mutate(net_contribution=joined.revenue_annual - joined.cost_annual)
+    return joined.select(*FEATURE_COLUMNS)
