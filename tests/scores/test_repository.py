@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pyarrow as pa
@@ -11,43 +12,13 @@ from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as repo
 
 
-def _scores(ids: list[str], tiers: list[str]) -> pa.Table:
-    n = len(ids)
-    return pa.table(
-        {
-            "customer_id": ids,
-            "aum_avg_30d": [1234.5678 + i for i in range(n)],
-            "aum_growth_6m": [None if i % 2 else 0.3 for i in range(n)],
-            "last_tx_date": [date(2026, 3, 1)] * n,
-            "tier_raw": tiers,
-            "tier": tiers,
-            "segment": ["A"] * n,
-            "tags": ["" if i == 0 else None for i in range(n)],
-        }
-    )
-
-
-def _tiers(ids: list[str], tiers: list[str], as_of: date) -> pa.Table:
-    return pa.table({"customer_id": ids, "as_of": [as_of] * len(ids), "tier_raw": tiers, "tier": tiers})
-
-
-def _publish(engine: Engine, as_of: date, ids: list[str], tiers: list[str]) -> int:
-    factory = session_factory(engine)
-    with session_scope(factory) as s:
-        run_id = repo.create_run(s, as_of=as_of, engine="duckdb", config_json="{}").id
-    with engine.begin() as conn:
-        assert repo.insert_scores(conn, run_id, _scores(ids, tiers)) == len(ids)
-        repo.insert_tier_history(conn, run_id, _tiers(ids, tiers, as_of))
-    with session_scope(factory) as s:
-        repo.publish_run(s, run_id, timings_json="{}", summary_json="{}")
-    return run_id
-
-
-def test_publish_flips_pointer_and_keeps_floats_nulls_and_empty_strings(any_engine: Engine) -> None:
+def test_publish_flips_pointer_and_keeps_floats_nulls_and_empty_strings(
+    any_engine: Engine, publish: Callable[..., int]
+) -> None:
     factory = session_factory(any_engine)
     with session_scope(factory) as s:
         assert repo.current_run_id(s) is None
-    run_id = _publish(any_engine, date(2026, 3, 31), ["c1", "c2", "c3"], ["vip", "ordinary", "potential"])
+    run_id = publish(any_engine, date(2026, 3, 31), ["c1", "c2", "c3"], ["vip", "ordinary", "potential"])
     with session_scope(factory) as s:
         assert repo.current_run_id(s) == run_id
         rows = list(repo.scores_for_run(s, run_id))
@@ -58,13 +29,13 @@ def test_publish_flips_pointer_and_keeps_floats_nulls_and_empty_strings(any_engi
         assert rows[2].last_tx_date == date(2026, 3, 1)
 
 
-def test_unpublished_run_is_invisible_then_abandoned(any_engine: Engine) -> None:
-    first = _publish(any_engine, date(2026, 3, 31), ["c1"], ["vip"])
+def test_unpublished_run_is_invisible_then_abandoned(any_engine: Engine, publish: Callable[..., int]) -> None:
+    first = publish(any_engine, date(2026, 3, 31), ["c1"], ["vip"])
     factory = session_factory(any_engine)
     with session_scope(factory) as s:
         partial = repo.create_run(s, as_of=date(2026, 4, 30), engine="duckdb", config_json="{}").id
     with any_engine.begin() as conn:
-        repo.insert_scores(conn, partial, _scores(["c1"], ["ordinary"]))
+        repo.insert_scores(conn, partial, pa.table({"customer_id": ["c1"], "tier": ["ordinary"]}))
     with session_scope(factory) as s:
         assert repo.current_run_id(s) == first
         assert repo.abandon_unfinished_runs(s) == [partial]
@@ -74,8 +45,8 @@ def test_unpublished_run_is_invisible_then_abandoned(any_engine: Engine) -> None
         assert run is not None and run.status == "failed"
 
 
-def test_prune_keeps_last_runs_and_all_tier_history(any_engine: Engine) -> None:
-    runs = [_publish(any_engine, date(2026, m, 28), ["c1", "c2"], ["vip", "ordinary"]) for m in (1, 2, 3, 4)]
+def test_prune_keeps_last_runs_and_all_tier_history(any_engine: Engine, publish: Callable[..., int]) -> None:
+    runs = [publish(any_engine, date(2026, m, 28), ["c1", "c2"], ["vip", "ordinary"]) for m in (1, 2, 3, 4)]
     factory = session_factory(any_engine)
     with session_scope(factory) as s:
         assert repo.prune_scores(s, keep_runs=3) == [runs[0]]
@@ -84,9 +55,9 @@ def test_prune_keeps_last_runs_and_all_tier_history(any_engine: Engine) -> None:
         assert len(repo.tier_history_since(s, runs=10)) == 8
 
 
-def test_migration_matrix_counts_moves_new_and_gone(any_engine: Engine) -> None:
-    a = _publish(any_engine, date(2026, 1, 31), ["c1", "c2", "c3", "c4"], ["vip", "potential", "ordinary", "ordinary"])
-    b = _publish(any_engine, date(2026, 2, 28), ["c1", "c2", "c3", "c5"], ["vip", "vip", "potential", "ordinary"])
+def test_migration_matrix_counts_moves_new_and_gone(any_engine: Engine, publish: Callable[..., int]) -> None:
+    a = publish(any_engine, date(2026, 1, 31), ["c1", "c2", "c3", "c4"], ["vip", "potential", "ordinary", "ordinary"])
+    b = publish(any_engine, date(2026, 2, 28), ["c1", "c2", "c3", "c5"], ["vip", "vip", "potential", "ordinary"])
     with session_scope(session_factory(any_engine)) as s:
         m = repo.migration_matrix(s, a, b)
     assert m == {
