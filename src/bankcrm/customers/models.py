@@ -36,6 +36,10 @@ class Customer(Base):
     risk_level: Mapped[str | None] = mapped_column(String(2))
     risk_assessed_on: Mapped[date | None] = mapped_column(Date)
     contact_version: Mapped[int] = mapped_column(Integer, default=1)
+    # keyed hash of the row as last loaded from an extract: an unchanged row is skipped on re-load
+    source_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # keyed hash of phone, address, email, occupation and income: a change starts a new contact version
+    contact_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -21,6 +21,8 @@ class Product(Base):
     term_days: Mapped[int | None] = mapped_column(Integer)
     expected_yield: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     is_agency: Mapped[bool] = mapped_column(Boolean, default=False)
+    # keyed hash of the row as last loaded from an extract: an unchanged row is skipped on re-load
+    source_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -40,5 +42,7 @@ class Account(Base):
     # the customer-facing account or card number, when the extract carries one (encrypted)
     account_number_enc: Mapped[str | None] = mapped_column(String(200))
     account_number_bidx: Mapped[str | None] = mapped_column(String(40), index=True)
+    # keyed hash of the row as last loaded from an extract: an unchanged row is skipped on re-load
+    source_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

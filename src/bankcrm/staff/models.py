@@ -17,6 +17,8 @@ class Branch(Base):
     name: Mapped[str] = mapped_column(String(200))
     city: Mapped[str | None] = mapped_column(String(100))
     parent_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("branches.branch_id"), index=True)
+    # keyed hash of the row as last loaded from an extract: an unchanged row is skipped on re-load
+    source_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -44,5 +46,7 @@ class Staff(Base):
     # how many customers the manager can look after; None means the branch default
     capacity: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # keyed hash of the row as last loaded from an extract: an unchanged row is skipped on re-load
+    source_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
