@@ -1,9 +1,49 @@
-"""bankcrm ingest."""
+"""bankcrm ingest: validate and load an extract bundle."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, err_console, fail, open_engine
+
+
+def ingest(
+    ctx: typer.Context,
+    bundle_dir: Annotated[Path, typer.Argument(help="folder with the extract files (CSV or Parquet)")],
+    json_output: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
+    home: HomeOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Validate and load an extract bundle; prints the load report.
+
+    Exit 0 when the bundle loaded, even with rejected rows; 1 when a file could not be read.
+    """
+    from bankcrm.ingest.service import ingest_bundle
+
+    settings = build_settings(ctx, home, database_url)
+    if not bundle_dir.is_dir():
+        raise fail(f"{bundle_dir}: no such folder")
+    engine = open_engine(settings)
+    try:
+        report = ingest_bundle(settings, engine, bundle_dir, on_wait=lambda msg: err_console.print(msg))
+    finally:
+        engine.dispose()
+    if json_output:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        console.print(report.table())
+        for f in report.ordered():
+            if f.message:
+                err_console.print(f"[bold red]{f.status}:[/] {f.message}", highlight=False)
+        console.print(f"load {report.load_id}: {report.seconds:.1f} s")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("ingest")(ingest)

@@ -1,0 +1,162 @@
+"""All operational-database access of the loader (SQLAlchemy Core, bulk statements)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import pyarrow as pa
+from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bankcrm.customers.models import ConsentEvent, ContactVersion, Customer
+from bankcrm.db.base import utcnow
+from bankcrm.ingest.models import IngestLoad, IngestReject
+from bankcrm.products.models import Account, Product
+from bankcrm.staff.models import Branch, Staff, Team
+
+BATCH_ROWS = 5000
+# one lock id shared by every loader on the same database (CRC32 of a fixed name)
+ADVISORY_LOCK_ID = zlib.crc32(b"bankcrm.ingest")
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+MASTER_TABLES: dict[str, Table] = {
+    "branches": _table(Branch),
+    "staff": _table(Staff),
+    "customers": _table(Customer),
+    "products": _table(Product),
+    "accounts": _table(Account),
+}
+LOADS = _table(IngestLoad)
+REJECTS = _table(IngestReject)
+TEAMS = _table(Team)
+CONSENT_EVENTS = _table(ConsentEvent)
+CONTACT_VERSIONS = _table(ContactVersion)
+MASTER_KEYS = {
+    "branches": "branch_id",
+    "staff": "staff_id",
+    "customers": "customer_id",
+    "products": "product_id",
+    "accounts": "account_id",
+}
+
+
+def lock_database(conn: Connection, on_wait: Callable[[str], None]) -> None:
+    """On PostgreSQL, hold a transaction-level advisory lock so two loaders never interleave."""
+    if conn.dialect.name != "postgresql":
+        return
+    got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID}).scalar_one()
+    if not got:
+        on_wait("another load holds the database lock; waiting for it to finish")
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID})
+
+
+def create_load(conn: Connection, bundle_dir: str) -> int:
+    result = conn.execute(insert(LOADS).values(bundle_dir=bundle_dir, started_at=utcnow(), status="running"))
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def finish_load(conn: Connection, load_id: int, status: str, report: dict[str, Any]) -> None:
+    conn.execute(
+        update(LOADS)
+        .where(LOADS.c.id == load_id)
+        .values(status=status, finished_at=utcnow(), report_json=json.dumps(report, sort_keys=True))
+    )
+
+
+def keys(conn: Connection, table_name: str) -> pa.Table:
+    """Every key of a master table, as a one-column Arrow table ``k``."""
+    table = MASTER_TABLES[table_name]
+    column = table.c[MASTER_KEYS[table_name]]
+    values = conn.execute(select(column)).scalars().all()
+    return pa.table({"k": pa.array(values, type=pa.string())})
+
+
+def master_state(conn: Connection, table_name: str) -> pa.Table:
+    """Key and source fingerprint of every row (customers: also contact fingerprint, consent, contact version)."""
+    table = MASTER_TABLES[table_name]
+    cols = [table.c[MASTER_KEYS[table_name]].label("k"), table.c.source_fingerprint.label("fp")]
+    if table_name == "customers":
+        cols += [
+            table.c.contact_fingerprint.label("contact_fp"),
+            table.c.marketing_consent.label("consent"),
+            table.c.contact_version.label("contact_version"),
+        ]
+    rows = conn.execute(select(*cols)).all()
+    names = [c.name for c in cols]
+    types = {"k": pa.string(), "fp": pa.string(), "contact_fp": pa.string(), "consent": pa.bool_()}
+    return pa.table({n: pa.array([r[i] for r in rows], type=types.get(n, pa.int64())) for i, n in enumerate(names)})
+
+
+def _insert_for(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int = BATCH_ROWS) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def upsert(conn: Connection, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update by key (``created_at`` kept from the first insert)."""
+    if not rows:
+        return
+    table = MASTER_TABLES[table_name]
+    key = MASTER_KEYS[table_name]
+    stmt = _insert_for(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[key],
+        set_={c: stmt.excluded[c] for c in rows[0] if c not in (key, "created_at")},
+    )
+    for chunk in _chunks(rows):
+        conn.execute(stmt, list(chunk))
+
+
+def ensure_teams(conn: Connection, teams: Sequence[dict[str, Any]]) -> None:
+    """Create teams the extract names for the first time (existing teams are left as they are)."""
+    if not teams:
+        return
+    stmt = _insert_for(conn, TEAMS).on_conflict_do_nothing(index_elements=["team_id"])
+    for chunk in _chunks(teams):
+        conn.execute(stmt, list(chunk))
+
+
+def insert_consent_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        conn.execute(insert(CONSENT_EVENTS), list(chunk))
+
+
+def insert_contact_versions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        conn.execute(insert(CONTACT_VERSIONS), list(chunk))
+
+
+def insert_rejects(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        conn.execute(insert(REJECTS), list(chunk))
+
+
+def rejects_of_load(conn: Connection, load_id: int) -> list[dict[str, Any]]:
+    table = REJECTS
+    rows = conn.execute(select(table).where(table.c.load_id == load_id).order_by(table.c.file, table.c.line))
+    return [dict(r._mapping) for r in rows]
+
+
+def count_rows(conn: Connection, table: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def now() -> datetime:
+    return utcnow()

@@ -1,0 +1,262 @@
+"""Vectorised row validation: one DuckDB statement per file, then key checks over the staged table.
+
+Each row gets at most one fault, ``<reason>:<column>``, chosen by the precedence of
+``spec.REASONS``: row-level checks first (in column order within a reason), then foreign keys,
+then duplicates (a row is a duplicate only when an earlier row with the same key survived every
+other check, so the first surviving row wins).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from bankcrm import reference as ref
+from bankcrm.ingest.reader import LINE
+from bankcrm.ingest.spec import (
+    BAD_PHONE,
+    BAD_TYPE,
+    DUPLICATE_KEY,
+    ID_CHECKSUM,
+    INVALID_VALUE,
+    MISSING_REQUIRED,
+    UNKNOWN_KEY,
+    Column,
+    FileSpec,
+)
+
+FAULT = "__fault"
+DETAIL = "__detail"
+RAW = "__raw"
+WARNING = "__warning"
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# an offset (or Z) is required: a timestamp without one is ambiguous
+_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+_MONEY_RE = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
+_INT_RE = r"[+-]?[0-9]{1,9}"
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_NON_NEGATIVE = ("days_past_due", "term_days", "capacity")
+
+DUCK_TYPES = {
+    "date": "DATE",
+    "ts": "TIMESTAMPTZ",
+    "money": "DECIMAL(18,2)",
+    "int": "INTEGER",
+    "float": "DOUBLE",
+}
+
+BAD_TYPE_DETAIL = {
+    "date": "not a date YYYY-MM-DD",
+    "ts": "not an ISO 8601 timestamp with an offset",
+    "money": "not an amount with at most two decimals",
+    "int": "not a whole number",
+    "float": "not a number",
+}
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _s(name: str) -> str:
+    return q(f"s__{name}")
+
+
+def _lit(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _string_expr(col: Column, src_type: str | None) -> str:
+    if src_type is None:
+        return "NULL::VARCHAR" if col.default is None else f"'{col.default}'"
+    c = q(col.name)
+    if src_type == "BOOLEAN":
+        expr = f"CASE WHEN {c} THEN 'Y' WHEN NOT {c} THEN 'N' END"
+    elif src_type == "VARCHAR":
+        expr = f"NULLIF({c}, '')"
+    else:
+        expr = f"CAST({c} AS VARCHAR)"
+    return expr if col.default is None else f"COALESCE({expr}, '{col.default}')"
+
+
+def _typed_expr(col: Column, src_type: str | None) -> str:
+    """The column converted to its type; NULL where the text does not parse (a bad_type)."""
+    if col.kind not in DUCK_TYPES:
+        return _s(col.name)
+    target = DUCK_TYPES[col.kind]
+    if src_type is None:
+        return f"NULL::{target}"
+    c, s = q(col.name), _s(col.name)
+    numeric = src_type in _INT_TYPES or src_type.startswith("DECIMAL")
+    if col.kind == "date":
+        if src_type == "DATE":
+            return c
+        return f"CASE WHEN regexp_full_match({s}, '{_DATE_RE}') THEN TRY_CAST({s} AS DATE) END"
+    if col.kind == "ts":
+        if src_type == "TIMESTAMP WITH TIME ZONE":
+            return c
+        return f"CASE WHEN regexp_full_match({s}, '{_TS_RE}') THEN TRY_CAST({s} AS TIMESTAMPTZ) END"
+    if col.kind == "money":
+        if numeric or src_type in ("DOUBLE", "FLOAT"):
+            return f"TRY_CAST({c} AS DECIMAL(18,2))"
+        return f"CASE WHEN regexp_full_match({s}, '{_MONEY_RE}') THEN TRY_CAST({s} AS DECIMAL(18,2)) END"
+    if col.kind == "int":
+        if src_type in _INT_TYPES:
+            return f"TRY_CAST({c} AS INTEGER)"
+        if src_type in ("DOUBLE", "FLOAT") or src_type.startswith("DECIMAL"):
+            # writers often store nullable whole numbers as floats; accept them when integral
+            return f"CASE WHEN {c} = round({c}) THEN TRY_CAST({c} AS INTEGER) END"
+        return f"CASE WHEN regexp_full_match({s}, '{_INT_RE}') THEN TRY_CAST({s} AS INTEGER) END"
+    # float
+    if numeric or src_type in ("DOUBLE", "FLOAT"):
+        return f"CAST({c} AS DOUBLE)"
+    return f"TRY_CAST({s} AS DOUBLE)"
+
+
+def _id_checksum_ok(s: str) -> str:
+    total = " + ".join(f"TRY_CAST(substr({s}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(_ID_WEIGHTS))
+    return (
+        f"CASE WHEN regexp_full_match({s}, '[0-9]{{17}}[0-9Xx]') "
+        f"THEN upper(substr({s}, 18, 1)) = substr('10X98765432', (({total}) % 11) + 1, 1) ELSE false END"
+    )
+
+
+def _row_fault(spec: FileSpec) -> str:
+    """CASE expression giving the first row-level fault, by reason precedence then column order."""
+    whens: list[str] = []
+    for col in spec.columns:
+        if col.required:
+            whens.append(f"WHEN {_s(col.name)} IS NULL THEN '{MISSING_REQUIRED}:{col.name}'")
+    for name, condition in spec.conditional_required:
+        whens.append(f"WHEN {_s(name)} IS NULL AND ({condition}) THEN '{MISSING_REQUIRED}:{name}'")
+    for col in spec.columns:
+        if col.kind in DUCK_TYPES:
+            whens.append(f"WHEN {_s(col.name)} IS NOT NULL AND {q(col.name)} IS NULL THEN '{BAD_TYPE}:{col.name}'")
+    for col in spec.columns:
+        s = _s(col.name)
+        if col.kind == "enum":
+            whens.append(f"WHEN {s} NOT IN ({_lit(col.choices)}) THEN '{INVALID_VALUE}:{col.name}'")
+        elif col.kind == "yn":
+            whens.append(f"WHEN {s} NOT IN ('Y', 'N') THEN '{INVALID_VALUE}:{col.name}'")
+        elif col.kind == "skills":
+            whens.append(
+                f"WHEN NOT list_has_all([{_lit(ref.PRODUCT_CATEGORIES)}], "
+                f"list_filter(list_transform(string_split({s}, ';'), lambda x: trim(x)), lambda x: x <> '')) "
+                f"THEN '{INVALID_VALUE}:{col.name}'"
+            )
+        elif col.name in _NON_NEGATIVE:
+            whens.append(f"WHEN {q(col.name)} < 0 THEN '{INVALID_VALUE}:{col.name}'")
+    for col in spec.columns:
+        if col.kind == "id_number":
+            whens.append(f"WHEN NOT ({_id_checksum_ok(_s(col.name))}) THEN '{ID_CHECKSUM}:{col.name}'")
+    for col in spec.columns:
+        if col.kind == "phone":
+            whens.append(f"WHEN NOT regexp_full_match({_s(col.name)}, '1[0-9]{{10}}') THEN '{BAD_PHONE}:{col.name}'")
+    if not whens:
+        return "NULL::VARCHAR"
+    return "CASE " + " ".join(whens) + " END"
+
+
+def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str) -> str:
+    """CREATE TABLE ``target``: the line, the row-level fault, typed values and (for faulty rows) the raw row."""
+    extra = [name for name in src_types if name not in {c.name for c in spec.columns}]
+    strings = ", ".join(f"{_string_expr(c, src_types.get(c.name))} AS {_s(c.name)}" for c in spec.columns)
+    passthrough = "".join(f", {q(c.name)}" for c in spec.columns if c.name in src_types and c.kind in DUCK_TYPES)
+    extras = "".join(f", CAST({q(name)} AS VARCHAR) AS {q('x__' + name)}" for name in extra)
+    typed = ", ".join(f"{_typed_expr(c, src_types.get(c.name))} AS {q(c.name)}" for c in spec.columns)
+    raw_fields = [f"{q(c.name)} := {_s(c.name)}" for c in spec.columns if c.name in src_types]
+    raw_fields += [f"{q(name)} := {q('x__' + name)}" for name in extra]
+    raw = f"to_json(struct_pack({', '.join(raw_fields)}))" if raw_fields else "NULL::VARCHAR"
+    keep_strings = ", ".join(_s(c.name) for c in spec.columns)
+    keep_extras = "".join(f", {q('x__' + name)}" for name in extra)
+    typed_names = ", ".join(q(c.name) for c in spec.columns)
+    return f"""
+        CREATE OR REPLACE TABLE {target} AS
+        WITH l1 AS (SELECT {LINE}, {strings}{passthrough}{extras} FROM {source}),
+             l2 AS (SELECT {LINE}, {keep_strings}{keep_extras}, {typed} FROM l1),
+             l3 AS (SELECT *, {_row_fault(spec)} AS {FAULT} FROM l2)
+        SELECT {LINE}, {FAULT}, NULL::VARCHAR AS {DETAIL}, NULL::VARCHAR AS {WARNING},
+               CASE WHEN {FAULT} IS NOT NULL THEN {raw} END AS {RAW}, {typed_names}
+        FROM l3
+    """
+
+
+def check_foreign_keys(
+    con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str, parent_views: dict[str, str]
+) -> None:
+    """Reject (or, for warning keys, blank) values whose parent is neither loaded nor accepted in this bundle.
+
+    ``parent_views`` maps a parent file to a view with one column ``k`` of its known keys. A
+    self-reference (branches.parent_id) is settled by repeating until nothing changes, so a
+    branch whose parent was rejected is rejected too.
+    """
+    for fk in spec.foreign_keys:
+        col = q(fk.column)
+        detail = f"'no {fk.parent} with this key'"
+        if fk.parent == spec.name:
+            key = q(spec.key[0])
+            while True:
+                changed = con.execute(
+                    f"""UPDATE {table} SET {FAULT} = '{UNKNOWN_KEY}:{fk.column}', {DETAIL} = {detail}
+                        WHERE {FAULT} IS NULL AND {col} IS NOT NULL
+                          AND {col} NOT IN (SELECT k FROM {parent_views[fk.parent]})
+                          AND {col} NOT IN (SELECT {key} FROM {table} WHERE {FAULT} IS NULL)"""
+                ).fetchone()
+                if not changed or not changed[0]:
+                    break
+            continue
+        if fk.warning:
+            continue  # applied after duplicates, to accepted rows only
+        con.execute(
+            f"""UPDATE {table} SET {FAULT} = '{UNKNOWN_KEY}:{fk.column}', {DETAIL} = {detail}
+                WHERE {FAULT} IS NULL AND {col} IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM {parent_views[fk.parent]} p WHERE p.k = {table}.{col})"""
+        )
+
+
+def check_duplicates(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str) -> None:
+    """Later rows with the key of an earlier surviving row are duplicates (first wins)."""
+    keys = ", ".join(q(k) for k in spec.key)
+    join = " AND ".join(f"d.{q(k)} = {table}.{q(k)}" for k in spec.key)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE dup_keys AS
+            SELECT {keys}, min({LINE}) AS first_line FROM {table} WHERE {FAULT} IS NULL
+            GROUP BY ALL HAVING count(*) > 1"""
+    )
+    label = "+".join(spec.key)
+    con.execute(
+        f"""UPDATE {table} SET {FAULT} = '{DUPLICATE_KEY}:{label}',
+                {DETAIL} = 'key already accepted at line ' || d.first_line
+            FROM dup_keys d WHERE {join} AND {table}.{FAULT} IS NULL AND {table}.{LINE} <> d.first_line"""
+    )
+
+
+def apply_warnings(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str, parent_views: dict[str, str]) -> None:
+    """Accepted rows with an unknown warning-only key keep loading, with the key blanked."""
+    for fk in spec.foreign_keys:
+        if not fk.warning:
+            continue
+        col = q(fk.column)
+        con.execute(
+            f"""UPDATE {table} SET {WARNING} = '{fk.warning}', {col} = NULL
+                WHERE {FAULT} IS NULL AND {col} IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM {parent_views[fk.parent]} p WHERE p.k = {table}.{col})"""
+        )
+
+
+def counts(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int, dict[str, int], dict[str, int]]:
+    """read, rejected, rejections per reason, warnings per reason."""
+    read = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    reasons = dict(
+        con.execute(
+            f"SELECT split_part({FAULT}, ':', 1), count(*) FROM {table} WHERE {FAULT} IS NOT NULL GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    )
+    warnings = dict(
+        con.execute(
+            f"SELECT {WARNING}, count(*) FROM {table} WHERE {WARNING} IS NOT NULL AND {FAULT} IS NULL GROUP BY 1"
+        ).fetchall()
+    )
+    total = int(read[0]) if read else 0
+    return total, sum(reasons.values()), reasons, warnings
