@@ -28,9 +28,10 @@ CONTACT_FIELDS = ("phone", "address", "email", "occupation", "income_monthly")
 EXTRACT = "extract"
 
 
-def _fingerprint(columns: tuple[str, ...]) -> str:
+def _fingerprint(columns: tuple[str, ...], key: str) -> str:
     fields = ", ".join(f"{q(c)} := CAST({q(c)} AS VARCHAR)" for c in columns)
-    return f"sha256(? || to_json(struct_pack({fields})))"
+    assert all(ch in "0123456789abcdef" for ch in key)  # inlined: a hex string cannot break out of the literal
+    return f"sha256('{key}' || to_json(struct_pack({fields})))"
 
 
 def lake_view_sql(spec: FileSpec, table: str) -> str:
@@ -57,23 +58,21 @@ def apply(
     con.register("db_state", state)
     key = q(spec.key[0])
     names = tuple(c.name for c in spec.columns)
-    params = [fingerprint_key]
     extra_cols = ""
     extra_state = ""
     if spec.name == "customers":
-        extra_cols = f", {_fingerprint(CONTACT_FIELDS)} AS __contact_fp"
+        extra_cols = f", {_fingerprint(CONTACT_FIELDS, fingerprint_key)} AS __contact_fp"
         extra_state = (
             ", d.contact_fp AS __old_contact_fp, d.consent AS __old_consent, d.contact_version AS __old_version"
         )
-        params.append(fingerprint_key)
     sql = f"""
         SELECT c.*, d.k IS NOT NULL AS __exists {extra_state}
-        FROM (SELECT *, {_fingerprint(names)} AS __fp {extra_cols} FROM {table} WHERE {FAULT} IS NULL) c
+        FROM (SELECT *, {_fingerprint(names, fingerprint_key)} AS __fp {extra_cols} FROM {table} WHERE {FAULT} IS NULL) c
         LEFT JOIN db_state d ON d.k = c.{key}
         WHERE d.fp IS DISTINCT FROM c.__fp
         ORDER BY c.__line
     """
-    reader = con.execute(sql, params).to_arrow_reader(_BATCH_ROWS)
+    reader = con.sql(sql).to_arrow_reader(_BATCH_ROWS)
     assert reader is not None
     now = repository.now()
     written = 0

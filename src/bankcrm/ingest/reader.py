@@ -162,7 +162,7 @@ def diagnose_csv(bundle_file: BundleFile, error: Exception) -> MalformedFile:
                 column = header[field_index] if field_index < len(header) else None
                 return MalformedFile(
                     bundle_file.label,
-                    f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at character {exc.start + 1}); "
+                    f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line); "
                     "the file must be UTF-8 encoded",
                     line=number,
                     column=column,
