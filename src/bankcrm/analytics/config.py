@@ -86,8 +86,8 @@ class ValueIndexWeights(_Frozen):
 class NightlyConfig(_Frozen):
     """Thresholds, windows, rates and weights of the nightly run; defaults are SPEC section 4's."""
 
-    # 4.1 / 4.2 windows, in days ending at as_of inclusive
-    aum_windows_days: tuple[int, int, int] = (30, 90, 180)
+    # 4.2 / 4.4 windows, in days ending at as_of inclusive (the AUM windows 30/90/180 are fixed:
+    # the published column names carry them)
     activity_window_days: int = Field(default=90, gt=0)
     active_months_window_days: int = Field(default=182, gt=0)
     # the growth base is the same-length window this many days earlier
@@ -115,13 +115,6 @@ class NightlyConfig(_Frozen):
     current_value_weights: CurrentValueWeights = Field(default_factory=CurrentValueWeights)
     potential_value_weights: PotentialValueWeights = Field(default_factory=PotentialValueWeights)
     value_index_weights: ValueIndexWeights = Field(default_factory=ValueIndexWeights)
-
-    @field_validator("aum_windows_days")
-    @classmethod
-    def _positive_windows(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
-        if any(n <= 0 for n in value):
-            raise ValueError("AUM windows must be positive")
-        return value
 
     @field_validator("margin_rates")
     @classmethod

@@ -45,6 +45,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 DAYS_PER_YEAR = 365
+# aum_avg_30d, aum_avg_90d, aum_avg_180d; the growth base is a 30-day mean too
+AUM_WINDOWS_DAYS = (30, 90, 180)
+GROWTH_BASE_DAYS = 30
 MOBILE_CHANNELS = ("mobile", "online")
 COUNTER_CHANNEL = "counter"
 
@@ -121,15 +124,16 @@ def _days_inside(intervals: ir.Table, window: DayWindow) -> ir.IntegerValue:
 def account_balance_averages(
     balances: ir.Table, accounts: ir.Table, as_of: date, config: NightlyConfig | None = None
 ) -> ir.Table:
-    """Per account: mean daily balance over each AUM window, the 30-day mean at the growth base, bal at as_of.
+    """Per account: mean daily balance over the AUM, growth-base and revenue windows, and bal at as_of.
 
     mean over [as_of − N + 1, as_of] = Σ_rows balance × (days the row holds inside the window) / N,
     days with no row counting 0. Accounts without rows are absent (callers fill 0).
     """
     config = config or NightlyConfig()
     intervals = balance_intervals(balances, accounts, as_of)
-    windows: dict[str, DayWindow] = {f"avg_{n}d": DayWindow.ending_at_as_of(n) for n in config.aum_windows_days}
-    windows["avg_30d_base"] = DayWindow.ending_at_as_of(30, lag=config.growth_lag_days)
+    windows: dict[str, DayWindow] = {f"avg_{n}d": DayWindow.ending_at_as_of(n) for n in AUM_WINDOWS_DAYS}
+    windows["avg_base"] = DayWindow.ending_at_as_of(GROWTH_BASE_DAYS, lag=config.growth_lag_days)
+    windows["avg_revenue"] = DayWindow.ending_at_as_of(config.activity_window_days)
     windows["balance_at_as_of"] = DayWindow(0, 0)
     sums = intervals.group_by("account_id").aggregate(
         **{name: (intervals.balance * _days_inside(intervals, w)).sum() for name, w in windows.items()}
@@ -162,14 +166,13 @@ def customer_balance_features(
     is_asset = per_account.category.isin(ASSET_CATEGORIES)
     is_liability = per_account.category.isin(LIABILITY_CATEGORIES)
     margin = per_account.category.substitute(config.margin_rates, else_=0.0).cast("float64")
-    n30, n90, n180 = config.aum_windows_days
     per_customer = per_account.group_by("customer_id").aggregate(
-        aum_avg_30d=per_account[f"avg_{n30}d"].sum(where=is_asset),
-        aum_avg_90d=per_account[f"avg_{n90}d"].sum(where=is_asset),
-        aum_avg_180d=per_account[f"avg_{n180}d"].sum(where=is_asset),
-        aum_avg_30d_base=per_account.avg_30d_base.sum(where=is_asset),
+        aum_avg_30d=per_account.avg_30d.sum(where=is_asset),
+        aum_avg_90d=per_account.avg_90d.sum(where=is_asset),
+        aum_avg_180d=per_account.avg_180d.sum(where=is_asset),
+        aum_avg_30d_base=per_account.avg_base.sum(where=is_asset),
         liability_balance=per_account.balance_at_as_of.sum(where=is_liability),
-        revenue_margin=(per_account.avg_90d * margin).sum(),
+        revenue_margin=(per_account.avg_revenue * margin).sum(),
     )
     filled = per_customer.mutate(
         **{
