@@ -141,7 +141,7 @@ def test_precedence_of_reasons(settings: Settings, engine: Engine, tmp_path: Pat
         {"customer_id": "C001", "branch_id": "B999"},  # unknown key beats duplicate
     ]
     c += [{**template, **r} for r in rows]
-    report, stored = _report_and_rejects(settings, engine, write_bundle(tmp_path / "b", bundle))
+    _report, stored = _report_and_rejects(settings, engine, write_bundle(tmp_path / "b", bundle))
     got = [(r["line"], r["reason"]) for r in stored if r["file"] == "customers"]
     assert got == [
         (5, "missing_required"),
@@ -158,7 +158,7 @@ def test_duplicate_only_of_an_accepted_row(settings: Settings, engine: Engine, t
     bundle = base_bundle()
     bundle["customers"][0]["phone"] = "999"
     bundle["customers"].append(dict(bundle["customers"][0], phone=PHONE1))
-    report, stored = _report_and_rejects(settings, engine, write_bundle(tmp_path / "b", bundle))
+    report, _stored = _report_and_rejects(settings, engine, write_bundle(tmp_path / "b", bundle))
     assert report["files"]["customers"] == {
         "read": 4,
         "accepted": 3,
@@ -210,7 +210,7 @@ def test_lower_case_x_check_character_is_accepted(settings: Settings, engine: En
 def test_reject_store_keeps_the_raw_row_encrypted(settings: Settings, engine: Engine, tmp_path: Path) -> None:
     bundle = base_bundle()
     bundle["customers"][2]["phone"] = "23812345678"
-    report, stored = _report_and_rejects(settings, engine, write_bundle(tmp_path / "b", bundle))
+    _report, stored = _report_and_rejects(settings, engine, write_bundle(tmp_path / "b", bundle))
     (row,) = [r for r in stored if r["file"] == "customers"]
     assert bundle["customers"][2]["id_number"] not in row["raw_enc"]
     assert "23812345678" not in row["raw_enc"]

@@ -65,9 +65,10 @@ def apply(
         extra_state = (
             ", d.contact_fp AS __old_contact_fp, d.consent AS __old_consent, d.contact_version AS __old_version"
         )
+    fingerprint = _fingerprint(names, fingerprint_key)
     sql = f"""
         SELECT c.*, d.k IS NOT NULL AS __exists {extra_state}
-        FROM (SELECT *, {_fingerprint(names, fingerprint_key)} AS __fp {extra_cols} FROM {table} WHERE {FAULT} IS NULL) c
+        FROM (SELECT *, {fingerprint} AS __fp {extra_cols} FROM {table} WHERE {FAULT} IS NULL) c
         LEFT JOIN db_state d ON d.k = c.{key}
         WHERE d.fp IS DISTINCT FROM c.__fp
         ORDER BY c.__line
