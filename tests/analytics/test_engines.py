@@ -13,7 +13,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from bankcrm import lake
-from bankcrm.analytics.engines import compute_features, fact_months_to_read, months_covering
+from bankcrm.analytics.config import NightlyConfig
+from bankcrm.analytics.engines import (
+    compute_features,
+    connect,
+    disconnect,
+    fact_months_to_read,
+    feature_expression,
+    history_start,
+    materialize,
+    months_covering,
+    read_lake,
+    read_tier_history,
+)
 from bankcrm.analytics.features import FEATURE_COLUMNS
 from bankcrm.reference import BUNDLE_TIMEZONE
 
@@ -154,3 +166,32 @@ def test_an_empty_lake_gives_an_empty_table(tmp_path: Path) -> None:
 def test_spark_is_not_wired_yet(tiny_lake: Path) -> None:
     with pytest.raises(NotImplementedError):
         compute_features(tiny_lake, AS_OF, backend="spark")
+
+
+def test_tier_history_materialize_and_history_start(tiny_lake: Path, tmp_path: Path) -> None:
+    con = connect(threads=1)
+    try:
+        assert con.to_pyarrow(read_tier_history(con, [])).num_rows == 0
+        history_file = tmp_path / "run=00000001.parquet"
+        pq.write_table(
+            pa.table(
+                {
+                    "customer_id": ["C1"],
+                    "as_of": pa.array([date(2026, 5, 31)], pa.date32()),
+                    "tier_raw": ["vip"],
+                    "tier": ["vip"],
+                }
+            ),
+            history_file,
+        )
+        history = read_tier_history(con, [history_file])
+        assert history.columns == ("customer_id", "as_of", "tier_raw", "tier")
+        assert con.to_pyarrow(history).to_pylist()[0]["tier"] == "vip"
+
+        inputs = read_lake(con, tiny_lake, AS_OF)
+        # the 17-month-old balance row is the first day of history
+        assert history_start(con, inputs) == date(2025, 1, 15)
+        features = materialize(con, feature_expression(inputs, AS_OF, NightlyConfig()), "features")
+        assert con.to_pyarrow(features.count()).as_py() == 2
+    finally:
+        disconnect(con)

@@ -111,6 +111,9 @@ class NightlyConfig(_Frozen):
     segment_sample_size: int = Field(default=200_000, gt=0)
     segment_seed: int = 20260101
 
+    # 4.8 outputs: per-customer scores of the newest N published runs are kept; tier history always is
+    keep_score_runs: int = Field(default=30, ge=1)
+
     # 4.6 value index
     current_value_weights: CurrentValueWeights = Field(default_factory=CurrentValueWeights)
     potential_value_weights: PotentialValueWeights = Field(default_factory=PotentialValueWeights)

@@ -27,7 +27,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from ibis.backends.duckdb import Backend as DuckDBBackend
+from ibis.backends import BaseBackend
 
 from bankcrm import lake
 from bankcrm.analytics.config import NightlyConfig
@@ -36,6 +36,9 @@ from bankcrm.analytics.features import customer_features
 Engine = Literal["duckdb", "spark"]
 EVENT_WINDOW_DAYS = 30
 MASTER_TABLES = ("customers", "accounts", "products")
+TIER_HISTORY_SCHEMA = pa.schema(
+    [("customer_id", pa.string()), ("as_of", pa.date32()), ("tier_raw", pa.string()), ("tier", pa.string())]
+)
 
 
 @dataclass(frozen=True)
@@ -75,29 +78,52 @@ def fact_months_to_read(lake_dir: Path, table: str, as_of: date) -> list[str]:
     raise ValueError(f"unknown fact table {table!r}")
 
 
-def connect(engine: Engine = "duckdb", threads: int | None = None) -> DuckDBBackend:
-    """A fresh in-memory connection for one run."""
+def connect(engine: Engine = "duckdb", threads: int | None = None, spark_master: str | None = None) -> BaseBackend:
+    """A fresh in-memory connection for one run (``threads`` caps DuckDB's; ``spark_master`` is for Spark)."""
     if engine == "duckdb":
         return ibis.duckdb.connect(threads=threads) if threads else ibis.duckdb.connect()
     # the expressions are engine-neutral; the Spark session and reader are the part still to build
     raise NotImplementedError(f"engine {engine!r} is not available yet; use duckdb")
 
 
-def _read_parquet(con: DuckDBBackend, paths: list[Path], schema: pa.Schema) -> ir.Table:
+def disconnect(con: BaseBackend) -> None:
+    con.disconnect()
+
+
+def materialize(con: BaseBackend, expr: ir.Table, name: str) -> ir.Table:
+    """Compute ``expr`` once into a temporary table, so later steps reuse it instead of recomputing it."""
+    return con.create_table(name, expr, temp=True, overwrite=True)
+
+
+def _read_parquet(con: BaseBackend, paths: list[Path], schema: pa.Schema) -> ir.Table:
     """Files as one table with exactly ``schema``'s columns and types (an empty table when there are none)."""
     if not paths:
         return con.create_table(ibis.util.gen_name("empty"), schema.empty_table(), temp=True)
-    table = con.read_parquet(
-        [str(p) for p in paths],
-        hive_partitioning=False,
+    options: dict[str, bool] = {}
+    if con.name == "duckdb":
         # later bundles may add a column; reading by name keeps older files usable
-        union_by_name=True,
-    )
+        options = {"hive_partitioning": False, "union_by_name": True}
+    table = con.read_parquet([str(p) for p in paths], **options)
     wanted = ibis.schema({f.name: ibis.dtype(f.type) for f in schema})
     return table.select(*(table[name].cast(dtype) for name, dtype in wanted.items()))
 
 
-def read_lake(con: DuckDBBackend, lake_dir: Path, as_of: date) -> NightlyInputs:
+def read_tier_history(con: BaseBackend, files: list[Path]) -> ir.Table:
+    """Earlier published tiers (customer_id, as_of, tier_raw, tier) from the given Parquet files, for hysteresis."""
+    return _read_parquet(con, files, TIER_HISTORY_SCHEMA)
+
+
+def history_start(con: BaseBackend, inputs: NightlyInputs) -> date | None:
+    """The first day of the loaded history: the earliest balance or transaction date read (None when empty)."""
+    firsts = [
+        con.to_pyarrow(inputs.balances.date.min()).as_py(),
+        con.to_pyarrow(inputs.transactions.tx_date.min()).as_py(),
+    ]
+    days = [d for d in firsts if d is not None]
+    return min(days) if days else None
+
+
+def read_lake(con: BaseBackend, lake_dir: Path, as_of: date) -> NightlyInputs:
     """The master snapshot and the fact months a run at as_of needs."""
     tables: dict[str, ir.Table] = {}
     for name in MASTER_TABLES:
