@@ -12,6 +12,7 @@ Layout::
       balances/month=YYYY-MM/*.parquet       by month of `date`
       transactions/month=YYYY-MM/*.parquet   by month of `tx_date` (ts in Asia/Shanghai)
       behavior_events/month=YYYY-MM/*.parquet by month of `event_date` (ts in Asia/Shanghai)
+      published/tier_history/run=NNNNNNNN.parquet  tiers of every published nightly run
 
 A nightly run for as_of reads only the month folders it needs. Money is decimal(18,2),
 timestamps are UTC instants, `tx_date`/`event_date` are the local calendar dates.
@@ -114,6 +115,17 @@ FACT_PARTITION_DATE: dict[str, str] = {
     "transactions": "tx_date",
     "behavior_events": "event_date",
 }
+
+
+# the published tier history, copied from the operational DB so that a run reads earlier tiers
+# (for hysteresis) from the lake alone
+TIER_HISTORY_SCHEMA = pa.schema(
+    [("customer_id", pa.string()), ("as_of", pa.date32()), ("tier_raw", pa.string()), ("tier", pa.string())]
+)
+
+
+def tier_history_dir(lake_dir: Path) -> Path:
+    return lake_dir / "published" / "tier_history"
 
 
 def master_path(lake_dir: Path, table: str) -> Path:

@@ -112,7 +112,13 @@ class NightlyConfig(_Frozen):
     segment_seed: int = 20260101
 
     # 4.8 outputs: per-customer scores of the newest N published runs are kept; tier history always is
-    keep_score_runs: int = Field(default=30, ge=1)
+    keep_score_runs: int = Field(default=3, ge=1)
+
+    # 4.7 lifetime value: potential = Σ_{t=1..years} current × r^t / (1 + discount)^t
+    clv_years: int = Field(default=5, ge=1, le=50)
+    clv_discount_rate: float = Field(default=0.08, gt=-1, lt=1)
+    # fewer active customers than this and the BG/NBD fit is skipped (p_alive null, retention 0)
+    clv_min_customers: int = Field(default=20, ge=2)
 
     # 4.6 value index
     current_value_weights: CurrentValueWeights = Field(default_factory=CurrentValueWeights)

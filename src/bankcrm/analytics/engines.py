@@ -36,9 +36,6 @@ from bankcrm.analytics.features import customer_features
 Engine = Literal["duckdb", "spark"]
 EVENT_WINDOW_DAYS = 30
 MASTER_TABLES = ("customers", "accounts", "products")
-TIER_HISTORY_SCHEMA = pa.schema(
-    [("customer_id", pa.string()), ("as_of", pa.date32()), ("tier_raw", pa.string()), ("tier", pa.string())]
-)
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ def _read_parquet(con: BaseBackend, paths: list[Path], schema: pa.Schema) -> ir.
 
 def read_tier_history(con: BaseBackend, files: list[Path]) -> ir.Table:
     """Earlier published tiers (customer_id, as_of, tier_raw, tier) from the given Parquet files, for hysteresis."""
-    return _read_parquet(con, files, TIER_HISTORY_SCHEMA)
+    return _read_parquet(con, files, lake.TIER_HISTORY_SCHEMA)
 
 
 def history_start(con: BaseBackend, inputs: NightlyInputs) -> date | None:

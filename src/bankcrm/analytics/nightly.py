@@ -1,0 +1,259 @@
+"""The nightly job (SPEC 4): read the lake, compute every feature and label, publish atomically.
+
+Steps (each timed): prepare → read → features → tiers → value → segments → clv → publish.
+All computation is Ibis expressions run by the chosen engine, except the two model fits
+that need the sample in memory (K-means; BG/NBD and Gamma-Gamma), which run in NumPy on
+inputs the engine produced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Engine
+
+from bankcrm import lake
+from bankcrm.analytics import clv, engines, lifetime, publish, segments, tiers, value
+from bankcrm.analytics.config import NightlyConfig
+from bankcrm.config import Settings
+from bankcrm.db.engine import session_factory, session_scope
+from bankcrm.scores import repository as repo
+
+CONFIG_KEY = "nightly_config"
+STEPS = ("prepare", "read", "features", "tiers", "value", "segments", "clv", "publish")
+
+
+class NightlyError(Exception):
+    """A user-facing reason the nightly run cannot proceed."""
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    as_of: date
+    engine: str
+    customers: int
+    timings: dict[str, float] = field(default_factory=dict)
+    tiers: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+    value_classes: dict[str, int] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    tasks_created: int = 0
+    opportunities_created: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "engine": self.engine,
+            "customers": self.customers,
+            "tiers": self.tiers,
+            "segments": self.segments,
+            "value_classes": self.value_classes,
+            "tasks_created": self.tasks_created,
+            "opportunities_created": self.opportunities_created,
+            "timings": self.timings,
+            "models": self.models,
+        }
+
+
+def load_config(engine: Engine) -> NightlyConfig:
+    """The configuration stored in the database, or the defaults."""
+    with session_scope(session_factory(engine)) as session:
+        stored = repo.get_setting(session, CONFIG_KEY)
+    return NightlyConfig.model_validate_json(stored) if stored else NightlyConfig()
+
+
+def save_config(engine: Engine, config: NightlyConfig, *, by: str | None) -> None:
+    with session_scope(session_factory(engine)) as session:
+        repo.put_setting(session, CONFIG_KEY, config.model_dump_json(), by=by)
+
+
+StepCallback = Callable[[str, float], None]
+
+
+def run_nightly(
+    settings: Settings,
+    db_engine: Engine,
+    as_of: date,
+    *,
+    engine: engines.Engine = "duckdb",
+    spark_master: str | None = None,
+    on_step: StepCallback | None = None,
+) -> RunResult:
+    """Run every step for as_of and publish; the previous run stays current until the last moment."""
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        timings[name] = round(time.perf_counter() - started, 3)
+        if on_step:
+            on_step(name, timings[name])
+
+    lake_dir = settings.lake_dir
+    with step("prepare"):
+        if not lake.master_path(lake_dir, "customers").exists():
+            raise NightlyError(f"no customers in the lake under {settings.home}: load a bundle with `bankcrm ingest`")
+        config = load_config(db_engine)
+        with session_scope(session_factory(db_engine)) as session:
+            repo.abandon_unfinished_runs(session)
+        publish.sync_tier_history(db_engine, lake_dir)
+        with session_scope(session_factory(db_engine)) as session:
+            run_id = repo.create_run(session, as_of=as_of, engine=engine, config_json=config.model_dump_json()).id
+
+    try:
+        result = _compute_and_publish(settings, db_engine, as_of, engine, spark_master, config, run_id, step, timings)
+    except BaseException as exc:
+        with session_scope(session_factory(db_engine)) as session:
+            repo.mark_failed(session, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return result
+
+
+def _compute_and_publish(
+    settings: Settings,
+    db_engine: Engine,
+    as_of: date,
+    engine: engines.Engine,
+    spark_master: str | None,
+    config: NightlyConfig,
+    run_id: int,
+    step: Callable[[str], Any],
+    timings: dict[str, float],
+) -> RunResult:
+    lake_dir = settings.lake_dir
+    with step("read"):
+        con = engines.connect(engine, spark_master=spark_master)
+        inputs = engines.read_lake(con, lake_dir, as_of)
+        history = engines.read_tier_history(con, publish.tier_history_files(lake_dir))
+    try:
+        with step("features"):
+            features = engines.materialize(con, engines.feature_expression(inputs, as_of, config), "features")
+        with step("tiers"):
+            raw = tiers.with_tier_raw(features, config).select("customer_id", "tier_raw")
+            tier_table = engines.materialize(con, tiers.apply_hysteresis(raw, history, as_of, config), "tiers")
+        with step("value"):
+            classes = value.value_class(features, config)
+            index = value.value_index(features, config)
+        with step("segments"):
+            seg_inputs = con.to_pyarrow(segments.segment_inputs(features))
+            model = segments.fit_segments(seg_inputs, sample_size=config.segment_sample_size, seed=config.segment_seed)
+            assigned = segments.assign_segments(features, model)
+            scored = _join_all(features, tier_table, classes, index, assigned)
+            published = con.to_pyarrow(scored.order_by("customer_id"))
+        with step("clv"):
+            history_start = engines.history_start(con, inputs) or as_of
+            historical = con.to_pyarrow(
+                lifetime.historical_contribution(
+                    inputs.customers,
+                    inputs.accounts,
+                    inputs.products,
+                    inputs.balances,
+                    inputs.transactions,
+                    as_of,
+                    history_start,
+                    config,
+                ).order_by("customer_id")
+            )
+            rfm = con.to_pyarrow(
+                lifetime.rfm_summary(inputs.customers, inputs.accounts, inputs.transactions, as_of).order_by(
+                    "customer_id"
+                )
+            )
+            published, clv_models = _add_lifetime_value(published, historical, rfm, config)
+    finally:
+        engines.disconnect(con)
+
+    summary = {
+        "as_of": as_of,
+        "customers": published.num_rows,
+        "tiers": _counts(published, "tier"),
+        "segments": _counts(published, "segment"),
+        "value_classes": _counts(published, "value_class"),
+        "models": {"segments": model.to_dict(), **clv_models},
+    }
+    with step("publish"):
+        publish.publish(
+            db_engine,
+            lake_dir,
+            run_id,
+            published,
+            timings=timings,
+            summary=summary,
+            keep_runs=config.keep_score_runs,
+        )
+    return RunResult(
+        run_id=run_id,
+        as_of=as_of,
+        engine=engine,
+        customers=published.num_rows,
+        timings=dict(timings),
+        tiers=summary["tiers"],
+        segments=summary["segments"],
+        value_classes=summary["value_classes"],
+        models=summary["models"],
+    )
+
+
+def _join_all(features: ir.Table, *parts: ir.Table) -> ir.Table:
+    out = features
+    for part in parts:
+        joined = out.left_join(part, out.customer_id == part.customer_id)
+        out = joined.select(out, *(joined[c] for c in part.columns if c != "customer_id"))
+    return out
+
+
+def _counts(table: pa.Table, column: str) -> dict[str, int]:
+    return dict(sorted(Counter(table.column(column).to_pylist()).items(), key=lambda kv: str(kv[0])))
+
+
+def _add_lifetime_value(
+    published: pa.Table, historical: pa.Table, rfm: pa.Table, config: NightlyConfig
+) -> tuple[pa.Table, dict[str, Any]]:
+    """clv_historical, clv_current, clv_potential and p_alive, aligned by customer_id."""
+    ids = published.column("customer_id")
+    if not (historical.column("customer_id").equals(ids) and rfm.column("customer_id").equals(ids)):
+        raise NightlyError("internal: lifetime inputs are not aligned with the feature table")
+    current = published.column("net_contribution").to_numpy(zero_copy_only=False).astype(np.float64)
+    frequency = rfm.column("frequency").to_numpy(zero_copy_only=False).astype(np.float64)
+    active = ~np.isnan(frequency)
+    p_alive = np.full(len(current), np.nan)
+    retention = np.zeros(len(current))
+    models: dict[str, Any] = {}
+    if active.sum() >= config.clv_min_customers:
+        f = frequency[active]
+        r = rfm.column("recency").to_numpy(zero_copy_only=False).astype(np.float64)[active]
+        t = rfm.column("T").to_numpy(zero_copy_only=False).astype(np.float64)[active]
+        fit = clv.fit_bgnbd(f, r, t)
+        p_alive[active] = fit.p_alive(f, r, t)
+        retention[active] = clv.retention_one_year(fit, f, r, t, periods_per_year=365)
+        models["bgnbd"] = {"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b, "log_likelihood": fit.log_likelihood}
+        monetary = rfm.column("monetary_value").to_numpy(zero_copy_only=False).astype(np.float64)[active]
+        repeat = (f > 0) & np.isfinite(monetary) & (monetary > 0)
+        if repeat.sum() >= config.clv_min_customers:
+            try:
+                gg = clv.fit_gamma_gamma(f[repeat], monetary[repeat])
+                models["gamma_gamma"] = {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood}
+            except clv.CLVFitError as exc:  # monetary data that does not fit the model is reported, not fatal
+                models["gamma_gamma"] = {"error": str(exc)}
+    potential = clv.potential_value(current, retention, years=config.clv_years, discount=config.clv_discount_rate)
+    out = published
+    for name, values in (
+        ("clv_historical", historical.column("clv_historical")),
+        ("clv_current", pa.array(current, pa.float64())),
+        ("clv_potential", pa.array(potential, pa.float64())),
+        ("p_alive", pa.array(p_alive, pa.float64(), from_pandas=True)),
+    ):
+        out = out.append_column(name, values)
+    return out, models
