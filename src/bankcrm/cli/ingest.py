@@ -22,16 +22,23 @@ def ingest(
 
     Exit 0 when the bundle loaded, even with rejected rows; 1 when a file could not be read.
     """
-    from bankcrm.ingest.service import ingest_bundle
+    from bankcrm.ingest.lock import ingest_lock
+    from bankcrm.ingest.service import ingest_bundle_locked
 
     settings = build_settings(ctx, home, database_url)
     if not bundle_dir.is_dir():
         raise fail(f"{bundle_dir}: no such folder")
-    engine = open_engine(settings)
-    try:
-        report = ingest_bundle(settings, engine, bundle_dir, on_wait=lambda msg: err_console.print(msg))
-    finally:
-        engine.dispose()
+
+    def on_wait(message: str) -> None:
+        err_console.print(message, highlight=False)
+
+    # the lock comes first so two loads into a new home do not race to create the schema
+    with ingest_lock(settings.ensure_home(), on_wait):
+        engine = open_engine(settings)
+        try:
+            report = ingest_bundle_locked(settings, engine, bundle_dir, on_wait=on_wait)
+        finally:
+            engine.dispose()
     if json_output:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:

@@ -55,17 +55,29 @@ def ingest_bundle(
     options: EngineOptions | None = None,
 ) -> LoadReport:
     """Load a bundle under the home's lock: one database transaction, then the lake files."""
-    cipher = cipher_for(settings.effective_key_file)
     with ingest_lock(settings.ensure_home(), on_wait):
-        staging = LakeStaging(settings.lake_dir)
-        try:
-            with session_scope(session_factory(engine)) as session:
-                report = load_bundle(
-                    session.connection(), settings, bundle_dir, cipher, staging, on_wait=on_wait, options=options
-                )
-            staging.publish()
-        finally:
-            staging.discard()
+        return ingest_bundle_locked(settings, engine, bundle_dir, on_wait=on_wait, options=options)
+
+
+def ingest_bundle_locked(
+    settings: Settings,
+    engine: Engine,
+    bundle_dir: Path,
+    *,
+    on_wait: Callable[[str], None] = lambda _msg: None,
+    options: EngineOptions | None = None,
+) -> LoadReport:
+    """As ingest_bundle, for a caller that already holds the home's ingest lock."""
+    cipher = cipher_for(settings.effective_key_file)
+    staging = LakeStaging(settings.lake_dir)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            report = load_bundle(
+                session.connection(), settings, bundle_dir, cipher, staging, on_wait=on_wait, options=options
+            )
+        staging.publish()
+    finally:
+        staging.discard()
     return report
 
 
