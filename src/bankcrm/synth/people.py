@@ -206,7 +206,7 @@ def people_table(p: People, rng: np.random.Generator, orgs: OrgArrays) -> pa.Tab
     n: int = p.cust_no.shape[0]
 
     def ints(lo: int, hi: int) -> np.ndarray:
-        return np.asarray(ints(lo, hi))
+        return np.asarray(rng.integers(lo, hi, n))
 
     surname = ak.pick(_SURNAMES, rng.choice(len(_SURNAMES), n, p=_SURNAME_P))
     g1 = np.where(p.male, ints(0, _N_MALE), _N_MALE + ints(0, _N_FEMALE))
