@@ -24,11 +24,11 @@ from sqlalchemy import Engine
 from bankcrm import lake
 from bankcrm.analytics import clv, engines, lifetime, publish, segments, tiers, value
 from bankcrm.analytics.config import NightlyConfig
+from bankcrm.analytics.configuration import load_config
 from bankcrm.config import Settings
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as repo
 
-CONFIG_KEY = "nightly_config"
 STEPS = ("prepare", "read", "features", "tiers", "value", "segments", "clv", "publish")
 
 
@@ -64,18 +64,6 @@ class RunResult:
             "timings": self.timings,
             "models": self.models,
         }
-
-
-def load_config(engine: Engine) -> NightlyConfig:
-    """The configuration stored in the database, or the defaults."""
-    with session_scope(session_factory(engine)) as session:
-        stored = repo.get_setting(session, CONFIG_KEY)
-    return NightlyConfig.model_validate_json(stored) if stored else NightlyConfig()
-
-
-def save_config(engine: Engine, config: NightlyConfig, *, by: str | None) -> None:
-    with session_scope(session_factory(engine)) as session:
-        repo.put_setting(session, CONFIG_KEY, config.model_dump_json(), by=by)
 
 
 StepCallback = Callable[[str, float], None]
