@@ -47,12 +47,13 @@ def _validate(a: npt.NDArray[np.float64], tolerance: float) -> None:
                 )
 
 
-def ahp_weights(matrix: npt.ArrayLike, *, tolerance: float = 0.01, max_cr: float = MAX_CONSISTENCY_RATIO) -> AHPResult:
+def ahp_weights(matrix: npt.ArrayLike, *, tolerance: float = 0.05, max_cr: float = MAX_CONSISTENCY_RATIO) -> AHPResult:
     """Weights from the principal eigenvector of a reciprocal comparison matrix; refuses CR ≥ max_cr.
 
     a[i, j] says how much more important indicator i is than j, so a[j, i] = 1 / a[i, j]
-    (checked to `tolerance`, which lets an analyst type 0.33 for 1/3). CI = (λmax − n)/(n − 1)
-    and CR = CI / RI(n) with Saaty's random index; matrices of order 1 or 2 are always consistent.
+    (checked to `tolerance`, loose enough for reciprocals typed to two decimals, e.g. 0.13 for 1/8).
+    CI = (λmax − n)/(n − 1) and CR = CI / RI(n) with Saaty's random index; matrices of order 1 or 2
+    are always consistent.
     """
     try:
         a = np.asarray(matrix, dtype=np.float64)
