@@ -1,0 +1,5 @@
+"""`python -m bankcrm.cli` runs the command line."""
+
+from bankcrm.cli.main import app
+
+app()
