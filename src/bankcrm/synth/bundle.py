@@ -13,7 +13,8 @@ import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bankcrm.synth.book import assemble
+from bankcrm.synth.book import Book, assemble
+from bankcrm.synth.faults import finish, inject
 from bankcrm.synth.master import PRODUCTS, Organisation, build_organisation
 from bankcrm.synth.people import OrgArrays, draw_people, people_table
 from bankcrm.synth.planted import PLANTED_COUNT, plant
@@ -135,8 +136,6 @@ def generate_bundle(
         rng = _rng(seed, _PLANTED_KEY)
         cust_no = np.arange(1, PLANTED_COUNT + 1, dtype=np.int64)
         people = draw_people(rng, cust_no, as_of_day, orgs)
-        from bankcrm.synth.book import Book
-
         book = Book()
         rules = plant(book, people, ctx, rng)
         for no, rule in zip(cust_no, rules, strict=True):
@@ -151,15 +150,10 @@ def generate_bundle(
             book = generate_chunk(rng, people, ctx)
             emit(cust_no, assemble(book, cust_no, as_of_day, first_day), table)
 
-    if inject_errors:
-        from bankcrm.synth.faults import inject
-
-        inject(writer, ctx)
+    faults = inject(writer, ctx) if inject_errors else []
     writer.close()
     if inject_errors:
-        from bankcrm.synth.faults import finish
-
-        finish(writer, out, fmt)
+        finish(writer, out, fmt, faults)
     summary.rows = dict(writer.rows)
     summary.seconds = round(time.perf_counter() - started, 3)
     total = sum(summary.rows.values())

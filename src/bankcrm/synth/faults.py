@@ -247,10 +247,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-_STATE: dict[int, list[Fault]] = {}
-
-
-def inject(writer: BundleWriter, ctx: Context) -> None:
+def inject(writer: BundleWriter, ctx: Context) -> list[Fault]:
     """Before the writers close: Parquet faults go in as a last row group; CSV ones wait for :func:`finish`."""
     as_of = EPOCH + timedelta(days=ctx.as_of)
     first = EPOCH + timedelta(days=ctx.first_day)
@@ -258,17 +255,16 @@ def inject(writer: BundleWriter, ctx: Context) -> None:
     base = dict(writer.rows)
     for x in faults:
         x.row["_row"] = base[x.file] = base[x.file] + 1
-    _STATE[id(writer)] = faults
     if writer.fmt == "parquet":
         for name in FILES:
             rows = [{k: v for k, v in x.row.items() if k != "_row"} for x in faults if x.file == name]
             if rows:
                 writer.write(name, pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
+    return faults
 
 
-def finish(writer: BundleWriter, out: Path, fmt: Format) -> None:
+def finish(writer: BundleWriter, out: Path, fmt: Format, faults: list[Fault]) -> None:
     """After the writers close: append CSV faults as text, then write expected_load.json."""
-    faults = _STATE.pop(id(writer))
     if fmt == "csv":
         for name in FILES:
             mine = [x for x in faults if x.file == name]
