@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -77,3 +78,23 @@ def test_export_errors_name_the_problem(
         )
         assert result.exit_code == 2, (name, run, result.output)
         assert message in result.output, (name, run, result.output)
+
+
+def test_migration_cli_defaults_to_current_and_previous(
+    settings: Settings, engine: Engine, publish: Callable[..., int]
+) -> None:
+    home = ["--home", str(settings.home)]
+    result = runner.invoke(app, ["scores", "migration", *home])
+    assert result.exit_code == 2 and "no published run" in result.output
+    first = publish(engine, date(2026, 1, 31), ["c1", "c2", "c3"], ["vip", "potential", "ordinary"])
+    result = runner.invoke(app, ["scores", "migration", *home])
+    assert result.exit_code == 2 and "nothing to compare" in result.output
+    second = publish(engine, date(2026, 2, 28), ["c1", "c2", "c4"], ["vip", "vip", "ordinary"])
+    result = runner.invoke(app, ["scores", "migration", "--json", *home])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert (body["from_run"], body["to_run"]) == (first, second)
+    cells = {(c["from"], c["to"]): c["customers"] for c in body["cells"]}
+    assert cells == {("vip", "vip"): 1, ("potential", "vip"): 1, ("ordinary", "none"): 1, ("none", "ordinary"): 1}
+    result = runner.invoke(app, ["scores", "migration", "--from", "7", *home])
+    assert result.exit_code == 2 and "--from 7" in result.output

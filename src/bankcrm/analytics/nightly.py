@@ -46,6 +46,7 @@ class RunResult:
     tiers: dict[str, int] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
     value_classes: dict[str, int] = field(default_factory=dict)
+    segment_profile: list[dict[str, Any]] = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)
     tasks_created: int = 0
     opportunities_created: int = 0
@@ -59,6 +60,7 @@ class RunResult:
             "tiers": self.tiers,
             "segments": self.segments,
             "value_classes": self.value_classes,
+            "segment_profile": self.segment_profile,
             "tasks_created": self.tasks_created,
             "opportunities_created": self.opportunities_created,
             "timings": self.timings,
@@ -138,8 +140,9 @@ def _compute_and_publish(
             seg_inputs = con.to_pyarrow(segments.segment_inputs(features))
             model = segments.fit_segments(seg_inputs, sample_size=config.segment_sample_size, seed=config.segment_seed)
             assigned = segments.assign_segments(features, model)
-            scored = _join_all(features, tier_table, classes, index, assigned)
+            scored = engines.materialize(con, _join_all(features, tier_table, classes, index, assigned), "scored")
             published = con.to_pyarrow(scored.order_by("customer_id"))
+            profile = con.to_pyarrow(segments.segment_profile(scored)).to_pylist()
         with step("clv"):
             history_start = engines.history_start(con, inputs) or as_of
             historical = con.to_pyarrow(
@@ -169,6 +172,7 @@ def _compute_and_publish(
         "tiers": _counts(published, "tier"),
         "segments": _counts(published, "segment"),
         "value_classes": _counts(published, "value_class"),
+        "segment_profile": profile,
         "models": {"segments": model.to_dict(), **clv_models},
     }
     with step("publish"):
@@ -190,6 +194,7 @@ def _compute_and_publish(
         tiers=summary["tiers"],
         segments=summary["segments"],
         value_classes=summary["value_classes"],
+        segment_profile=profile,
         models=summary["models"],
     )
 

@@ -72,6 +72,25 @@ def print_summary(summary: dict[str, object]) -> None:
         for key, n in counts.items():
             table.add_row(label, str(key), f"{n:,}")
     console.print(table)
+    profile = summary.get("segment_profile") or []
+    assert isinstance(profile, list)
+    if profile:
+        seg = Table(title="segments (current vs potential value)")
+        for col in ("segment", "customers", "share", "age", "AUM 90d", "tx 90d", "mobile", "current", "potential"):
+            seg.add_column(col, justify="left" if col == "segment" else "right")
+        for p in profile:
+            seg.add_row(
+                str(p["segment"]),
+                f"{p['customers']:,}",
+                f"{p['share']:.1%}",
+                f"{p['mean_age']:.1f}",
+                f"¥{p['mean_aum_90d']:,.0f}",
+                f"{p['mean_tx_count_90d']:.1f}",
+                f"{(p['mean_mobile_share_90d'] or 0):.0%}",
+                f"{p['mean_current_value']:.1f}",
+                f"{p['mean_potential_value']:.1f}",
+            )
+        console.print(seg)
     console.print(
         f"tasks created: {summary['tasks_created']}, opportunities created: {summary['opportunities_created']}"
     )

@@ -73,6 +73,28 @@ def resolve_run(session: Session, run: str) -> int:
     return run_id
 
 
+def tier_migration(
+    session: Session, from_run: int | None, to_run: int | None
+) -> tuple[int, int, dict[tuple[str, str], int]]:
+    """The two published runs meant (defaults: the current run and the one before) and their matrix."""
+    published = [r.id for r in repo.published_runs(session)]
+    if to_run is None:
+        current = repo.current_run_id(session)
+        if current is None:
+            raise ScoresError("no published run yet")
+        to_run = current
+    if to_run not in published:
+        raise ScoresError(f"--to {to_run}: no published run with that id")
+    if from_run is None:
+        earlier = [r for r in published if r < to_run]
+        if not earlier:
+            raise ScoresError(f"run {to_run} is the first published run; there is nothing to compare it with")
+        from_run = earlier[-1]
+    if from_run not in published:
+        raise ScoresError(f"--from {from_run}: no published run with that id")
+    return from_run, to_run, repo.migration_matrix(session, from_run, to_run)
+
+
 def export_scores(session: Session, run_id: int, out_file: Path) -> int:
     """Write one row per customer with EXPORT_COLUMNS; CSV or Parquet by the file's extension."""
     suffix = out_file.suffix.lower()
