@@ -48,11 +48,18 @@ def _check_rfm(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> Non
 
 def _compress(*columns: FloatArray, weights: FloatArray) -> tuple[list[FloatArray], FloatArray]:
     """Collapse identical rows into one weighted row: day-grain data repeats a lot, so fits run on far fewer rows."""
-    stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    summed = np.asarray(np.bincount(inverse.ravel(), weights=weights, minlength=unique.shape[0]), dtype=np.float64)
+    if columns[0].size == 0:
+        return list(columns), weights
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    new_group = np.zeros(order.size, dtype=bool)
+    new_group[0] = True
+    for c in ordered:
+        new_group[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(new_group)
+    summed = np.add.reduceat(weights[order], starts)
     keep = summed > 0
-    return [unique[keep, i] for i in range(unique.shape[1])], summed[keep]
+    return [c[starts][keep] for c in ordered], summed[keep]
 
 
 @contextlib.contextmanager
@@ -101,18 +108,67 @@ def _minimise(
 # --------------------------------------------------------------------------------------------
 
 
-def _bgnbd_terms(
-    params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per-customer log A1·A2, log A3 and log A4 of FHL (2005) eq. 6 (log A4 = −inf when x = 0)."""
+@dataclass(frozen=True)
+class _BGNBDRows:
+    """Fitting data with the distinct frequencies factored out: the special functions depend on
+    x alone, and x takes few distinct values, so they are evaluated once per value, not per row."""
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    w: FloatArray
+    x_values: FloatArray
+    x_index: npt.NDArray[np.intp]
+    w_per_x: FloatArray
+
+    @classmethod
+    def build(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> _BGNBDRows:
+        x_values, x_index = np.unique(x, return_inverse=True)
+        w_per_x = np.asarray(np.bincount(x_index, weights=w, minlength=x_values.size), dtype=np.float64)
+        return cls(x, t_x, T, w, x_values, x_index.ravel(), w_per_x)
+
+
+def _bgnbd_neg_ll_and_grad(log_params: FloatArray, rows: _BGNBDRows) -> tuple[float, FloatArray]:
+    """Mean negative log-likelihood and its gradient with respect to the log-parameters.
+
+    Per customer ln L = ln A1 + ln A2 + ln(A3 + A4) (FHL 2005 eq. 6) with
+    ln A1 + ln A2 = lnΓ(r+x) − lnΓ(r) + r ln α + ln B(a, b+x) − ln B(a, b),
+    ln A3 = −(r+x) ln(α+T) and, for x > 0, ln A4 = ln a − ln(b+x−1) − (r+x) ln(α+t_x);
+    the last two are combined with logaddexp so that neither underflows.
+    """
+    params = np.exp(log_params)
     r, alpha, a, b = params
-    log_a12 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    log_a3 = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    log_a4 = np.full_like(x, -np.inf)
-    xr = x[repeat]
-    log_a4[repeat] = np.log(a) - np.log(b + xr - 1.0) - (r + xr) * np.log(alpha + t_x[repeat])
-    return log_a12, log_a3, log_a4
+    x, t_x, big_t, w = rows.x, rows.t_x, rows.T, rows.w
+    xv, wv = rows.x_values, rows.w_per_x
+    total_w = w.sum()
+
+    log_a12 = gammaln(r + xv) - gammaln(r) + r * np.log(alpha) + betaln(a, b + xv) - betaln(a, b)
+    repeat_v = xv > 0
+    log_b_x_1 = np.log(np.where(repeat_v, b + xv - 1.0, 1.0))[rows.x_index]
+    log_alpha_t = np.log(alpha + big_t)
+    log_alpha_tx = np.log(alpha + t_x)
+    log_a3 = -(r + x) * log_alpha_t
+    with np.errstate(invalid="ignore"):
+        log_a4 = np.where(x > 0, np.log(a) - log_b_x_1 - (r + x) * log_alpha_tx, -np.inf)
+    lse = np.logaddexp(log_a3, log_a4)
+    value = -(float(np.sum(wv * log_a12)) + float(np.sum(w * lse))) / total_w
+    if not np.isfinite(value):
+        return np.inf, np.zeros(4)
+
+    # softmax shares of the A3 and A4 terms in A3 + A4
+    s3 = np.exp(log_a3 - lse)
+    s4 = np.exp(log_a4 - lse)
+    ws4 = w * s4
+    d_r = float(np.sum(wv * (digamma(r + xv) - digamma(r) + np.log(alpha)))) - float(
+        np.sum(w * (s3 * log_alpha_t + s4 * log_alpha_tx))
+    )
+    d_alpha = r / alpha * total_w - float(np.sum(w * (r + x) * (s3 / (alpha + big_t) + s4 / (alpha + t_x))))
+    d_a = float(np.sum(wv * (digamma(a + b) - digamma(a + b + xv)))) + float(ws4.sum()) / a
+    d_b = float(np.sum(wv * (digamma(b + xv) - digamma(a + b + xv) - digamma(b) + digamma(a + b)))) - float(
+        np.sum(ws4 * np.exp(-log_b_x_1))
+    )
+    grad = np.array([d_r, d_alpha, d_a, d_b]) * params
+    return value, -grad / total_w
 
 
 def bgnbd_log_likelihood(
@@ -121,35 +177,9 @@ def bgnbd_log_likelihood(
     """Total BG/NBD log-likelihood at params (r, alpha, a, b)."""
     x, t_x, big_t = _as_float(frequency), _as_float(recency), _as_float(T)
     w = np.ones_like(x) if weights is None else _as_float(weights)
-    log_a12, log_a3, log_a4 = _bgnbd_terms(_as_float(params), x, t_x, big_t)
-    return float(np.sum(w * (log_a12 + np.logaddexp(log_a3, log_a4))))
-
-
-def _bgnbd_neg_ll_and_grad(
-    log_params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray
-) -> tuple[float, FloatArray]:
-    """Mean negative log-likelihood and its gradient with respect to the log-parameters."""
-    params = np.exp(log_params)
-    r, alpha, a, b = params
-    log_a12, log_a3, log_a4 = _bgnbd_terms(params, x, t_x, T)
-    lse = np.logaddexp(log_a3, log_a4)
-    ll = log_a12 + lse
-    total_w = w.sum()
-    value = -float(np.sum(w * ll)) / total_w
-    if not np.isfinite(value):
-        return np.inf, np.zeros(4)
-    # softmax shares of the A3 and A4 terms in A3 + A4
-    s3 = np.exp(log_a3 - lse)
-    s4 = np.exp(log_a4 - lse)
-    log_alpha_t = np.log(alpha + T)
-    log_alpha_tx = np.log(alpha + t_x)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - s3 * log_alpha_t - s4 * log_alpha_tx
-    d_alpha = r / alpha - (r + x) * (s3 / (alpha + T) + s4 / (alpha + t_x))
-    d_a = digamma(a + b) - digamma(a + b + x) + s4 / a
-    b_x_1 = np.where(x > 0, b + x - 1.0, 1.0)
-    d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) - s4 / b_x_1
-    grad = np.array([np.sum(w * d) for d in (d_r, d_alpha, d_a, d_b)]) * params
-    return value, -grad / total_w
+    rows = _BGNBDRows.build(x, np.where(x > 0, t_x, 0.0), big_t, w)
+    value, _ = _bgnbd_neg_ll_and_grad(np.log(_as_float(params)), rows)
+    return -value * float(w.sum())
 
 
 @dataclass(frozen=True)
@@ -257,8 +287,10 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, weights
     if not (x > 0).any():
         raise CLVFitError("no customer has a repeat purchase, so the dropout process cannot be estimated")
 
+    rows = _BGNBDRows.build(x, t_x, big_t, w)
+
     def neg_ll(z: FloatArray) -> tuple[float, FloatArray]:
-        return _bgnbd_neg_ll_and_grad(z, x, t_x, big_t, w)
+        return _bgnbd_neg_ll_and_grad(z, rows)
 
     mean_rate = float(np.sum(w * x) / np.sum(w * np.maximum(big_t, 1e-9)))
     starts = [
