@@ -12,19 +12,21 @@ from bankcrm.ingest.reader import LINE
 from bankcrm.ingest.spec import (
     BAD_PHONE,
     BAD_TYPE,
+    DUPLICATE_KEY,
     ID_CHECKSUM,
     INVALID_VALUE,
     MISSING_REQUIRED,
+    UNKNOWN_KEY,
     FileSpec,
 )
-from bankcrm.ingest.validators import BAD_TYPE_DETAIL, DETAIL, FAULT, RAW, q
+from bankcrm.ingest.validators import BAD_TYPE_DETAIL, FAULT, RAW, q
 from bankcrm.security.crypto import FieldCipher
 
 RAW_CONTEXT = "ingest_reject"
 _BATCH_ROWS = 5000
 
 
-def _detail(spec: FileSpec, reason: str, field: str) -> str:
+def _detail(spec: FileSpec, reason: str, field: str, first_line: str) -> str:
     if reason == MISSING_REQUIRED:
         return "required value is empty"
     if reason == BAD_TYPE:
@@ -42,6 +44,11 @@ def _detail(spec: FileSpec, reason: str, field: str) -> str:
         return "not 17 digits and a GB 11643 check character that matches"
     if reason == BAD_PHONE:
         return "not 11 digits starting with 1"
+    if reason == UNKNOWN_KEY:
+        parent = next(fk.parent for fk in spec.foreign_keys if fk.column == field)
+        return f"no {parent} with this key, neither loaded before nor accepted in this bundle"
+    if reason == DUPLICATE_KEY:
+        return f"key already accepted at line {first_line}"
     return reason
 
 
@@ -52,7 +59,7 @@ def store(
     # rows rejected after the row-level checks carry no raw text; their typed values stand in for it
     typed = ", ".join(f"{q(c.name)} := CAST({q(c.name)} AS VARCHAR)" for c in spec.columns)
     cur = con.execute(
-        f"""SELECT {LINE}, {FAULT}, {DETAIL}, COALESCE({RAW}, to_json(struct_pack({typed})))
+        f"""SELECT {LINE}, {FAULT}, COALESCE({RAW}, to_json(struct_pack({typed})))
             FROM {table} WHERE {FAULT} IS NOT NULL ORDER BY {LINE}"""
     )
     stored = 0
@@ -61,8 +68,9 @@ def store(
         if not batch:
             break
         rows: list[dict[str, Any]] = []
-        for line, fault, detail, raw in batch:
+        for line, fault, raw in batch:
             reason, _, field = fault.partition(":")
+            field, _, first_line = field.partition(":")
             rows.append(
                 {
                     "load_id": load_id,
@@ -70,7 +78,7 @@ def store(
                     "line": int(line),
                     "reason": reason,
                     "field": field[:64] or None,
-                    "detail": (detail or _detail(spec, reason, field))[:400],
+                    "detail": _detail(spec, reason, field, first_line)[:400],
                     "raw_enc": cipher.encrypt(raw, context=RAW_CONTEXT),
                 }
             )

@@ -30,7 +30,14 @@ from bankcrm.ingest.lock import ingest_lock
 from bankcrm.ingest.reader import BundleFile, MalformedFile, diagnose_csv, find_files, register_source
 from bankcrm.ingest.report import FAILED, SKIPPED, FileReport, LoadReport
 from bankcrm.ingest.spec import FILES, FileSpec, dependants
-from bankcrm.ingest.validators import FAULT, apply_warnings, check_duplicates, check_foreign_keys, counts, stage_sql
+from bankcrm.ingest.validators import (
+    FAULT,
+    apply_warnings,
+    check_duplicates,
+    check_self_reference,
+    counts,
+    stage_sql,
+)
 from bankcrm.reference import BUNDLE_TIMEZONE
 from bankcrm.security.crypto import FieldCipher, cipher_for
 
@@ -142,7 +149,9 @@ def load_bundle(
 
 
 def _duckdb(work: Path, options: EngineOptions) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(work / "stage.duckdb"))
+    # in memory, spilling to the work folder past the limit: a database file would write every row to disk
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{options.memory_limit}'")
     con.execute(f"SET temp_directory = '{work / 'spill'}'")
     if options.threads:
@@ -171,9 +180,9 @@ class _FileLoader:
 
     def load(self, bundle_file: BundleFile) -> FileReport:
         spec = bundle_file.spec
-        self._stage(bundle_file)
         parents = self._parent_views(spec)
-        check_foreign_keys(self.con, spec, STAGED, parents)
+        self._stage(bundle_file, parents)
+        check_self_reference(self.con, spec, STAGED, parents)
         check_duplicates(self.con, spec, STAGED)
         apply_warnings(self.con, spec, STAGED, parents)
         read, rejected, reasons, warnings = counts(self.con, STAGED)
@@ -199,11 +208,11 @@ class _FileLoader:
             warning_reasons=warnings,
         )
 
-    def _stage(self, bundle_file: BundleFile) -> None:
+    def _stage(self, bundle_file: BundleFile, parents: dict[str, str]) -> None:
         """Read the file into the staged table with row-level faults; a read failure is a MalformedFile."""
         src_types = register_source(self.con, bundle_file, SOURCE)
         try:
-            self.con.execute(stage_sql(bundle_file.spec, SOURCE, src_types, STAGED))
+            self.con.execute(stage_sql(bundle_file.spec, SOURCE, src_types, STAGED, parents))
         except (duckdb.InvalidInputException, duckdb.IOException, pa.ArrowException) as exc:
             # only failures of reading the source itself; a failing statement of ours is a bug, not a bad file
             if bundle_file.format == "csv":

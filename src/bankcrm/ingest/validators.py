@@ -25,7 +25,6 @@ from bankcrm.ingest.spec import (
 )
 
 FAULT = "__fault"
-DETAIL = "__detail"
 RAW = "__raw"
 WARNING = "__warning"
 
@@ -158,8 +157,12 @@ def _row_fault(spec: FileSpec) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
-def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str) -> str:
-    """CREATE TABLE ``target``: the line, the row-level fault, typed values and (for faulty rows) the raw row."""
+def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str, parent_views: dict[str, str]) -> str:
+    """CREATE TABLE ``target``: line, fault, typed values and (for faulty rows) the raw row, in one pass.
+
+    Foreign keys to other files are checked in the same pass by joining ``parent_views`` (one
+    column ``k`` of known keys per parent); self-references and warning-only keys come later.
+    """
     extra = [name for name in src_types if name not in {c.name for c in spec.columns}]
     strings = ", ".join(f"{_string_expr(c, src_types.get(c.name))} AS {_s(c.name)}" for c in spec.columns)
     passthrough = "".join(f", {q(c.name)}" for c in spec.columns if c.name in src_types and c.kind in DUCK_TYPES)
@@ -171,48 +174,45 @@ def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: st
     keep_strings = ", ".join(_s(c.name) for c in spec.columns)
     keep_extras = "".join(f", {q('x__' + name)}" for name in extra)
     typed_names = ", ".join(q(c.name) for c in spec.columns)
+    joins = ""
+    fk_whens = ""
+    for i, fk in enumerate(fk for fk in spec.foreign_keys if fk.parent != spec.name and not fk.warning):
+        joins += f" LEFT JOIN {parent_views[fk.parent]} p{i} ON p{i}.k = l3.{q(fk.column)}"
+        fk_whens += f" WHEN l3.{q(fk.column)} IS NOT NULL AND p{i}.k IS NULL THEN '{UNKNOWN_KEY}:{fk.column}'"
+    fault = f"CASE WHEN l3.__row_fault IS NOT NULL THEN l3.__row_fault{fk_whens} END" if fk_whens else "__row_fault"
     return f"""
         CREATE OR REPLACE TABLE {target} AS
         WITH l1 AS (SELECT {LINE}, {strings}{passthrough}{extras} FROM {source}),
              l2 AS (SELECT {LINE}, {keep_strings}{keep_extras}, {typed} FROM l1),
-             l3 AS (SELECT *, {_row_fault(spec)} AS {FAULT} FROM l2)
-        SELECT {LINE}, {FAULT}, NULL::VARCHAR AS {DETAIL}, NULL::VARCHAR AS {WARNING},
+             l3 AS (SELECT *, {_row_fault(spec)} AS __row_fault FROM l2),
+             l4 AS (SELECT l3.*, {fault} AS {FAULT} FROM l3{joins})
+        SELECT {LINE}, {FAULT}, NULL::VARCHAR AS {WARNING},
                CASE WHEN {FAULT} IS NOT NULL THEN {raw} END AS {RAW}, {typed_names}
-        FROM l3
+        FROM l4
     """
 
 
-def check_foreign_keys(
+def check_self_reference(
     con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str, parent_views: dict[str, str]
 ) -> None:
-    """Reject (or, for warning keys, blank) values whose parent is neither loaded nor accepted in this bundle.
+    """Settle a self-reference (branches.parent_id) by repeating until nothing changes.
 
-    ``parent_views`` maps a parent file to a view with one column ``k`` of its known keys. A
-    self-reference (branches.parent_id) is settled by repeating until nothing changes, so a
-    branch whose parent was rejected is rejected too.
+    A parent must be loaded already or accepted in this file, so a branch whose parent was
+    rejected is rejected too.
     """
     for fk in spec.foreign_keys:
-        col = q(fk.column)
-        detail = f"'no {fk.parent} with this key'"
-        if fk.parent == spec.name:
-            key = q(spec.key[0])
-            while True:
-                changed = con.execute(
-                    f"""UPDATE {table} SET {FAULT} = '{UNKNOWN_KEY}:{fk.column}', {DETAIL} = {detail}
-                        WHERE {FAULT} IS NULL AND {col} IS NOT NULL
-                          AND {col} NOT IN (SELECT k FROM {parent_views[fk.parent]})
-                          AND {col} NOT IN (SELECT {key} FROM {table} WHERE {FAULT} IS NULL)"""
-                ).fetchone()
-                if not changed or not changed[0]:
-                    break
+        if fk.parent != spec.name:
             continue
-        if fk.warning:
-            continue  # applied after duplicates, to accepted rows only
-        con.execute(
-            f"""UPDATE {table} SET {FAULT} = '{UNKNOWN_KEY}:{fk.column}', {DETAIL} = {detail}
-                WHERE {FAULT} IS NULL AND {col} IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM {parent_views[fk.parent]} p WHERE p.k = {table}.{col})"""
-        )
+        col, key = q(fk.column), q(spec.key[0])
+        while True:
+            changed = con.execute(
+                f"""UPDATE {table} SET {FAULT} = '{UNKNOWN_KEY}:{fk.column}'
+                    WHERE {FAULT} IS NULL AND {col} IS NOT NULL
+                      AND {col} NOT IN (SELECT k FROM {parent_views[fk.parent]})
+                      AND {col} NOT IN (SELECT {key} FROM {table} WHERE {FAULT} IS NULL)"""
+            ).fetchone()
+            if not changed or not changed[0]:
+                break
 
 
 def check_duplicates(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str) -> None:
@@ -225,9 +225,9 @@ def check_duplicates(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str)
             GROUP BY ALL HAVING count(*) > 1"""
     )
     label = "+".join(spec.key)
+    # the first line rides in the fault text so the reject store can say which row won
     con.execute(
-        f"""UPDATE {table} SET {FAULT} = '{DUPLICATE_KEY}:{label}',
-                {DETAIL} = 'key already accepted at line ' || d.first_line
+        f"""UPDATE {table} SET {FAULT} = '{DUPLICATE_KEY}:{label}:' || d.first_line
             FROM dup_keys d WHERE {join} AND {table}.{FAULT} IS NULL AND {table}.{LINE} <> d.first_line"""
     )
 
