@@ -7,14 +7,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import numpy as np
 import typer
 from rich.table import Table
 
-from bankcrm.analytics.clv import BGNBDFit, CLVFitError, GammaGammaFit, fit_bgnbd, fit_gamma_gamma
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, console, fail
+
+if TYPE_CHECKING:
+    from bankcrm.analytics.clv import BGNBDFit, GammaGammaFit
 
 REQUIRED_COLUMNS = ("customer_id", "frequency", "recency", "T")
 MONETARY_COLUMN = "monetary_value"
@@ -204,14 +206,18 @@ def _print_tables(bgnbd: BGNBDFit, gamma_gamma: GammaGammaFit | None) -> None:
 
 @clv_app.command("fit")
 def fit(
-    rfm_file: Annotated[Path, typer.Argument(help="CSV with customer_id, frequency, recency, T[, monetary_value]")],
+    rfm_file: Annotated[
+        Path, typer.Argument(metavar="RFM_FILE", help="CSV with customer_id, frequency, recency, T[, monetary_value]")
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="print the parameters as JSON")] = False,
     predictions: Annotated[
-        Path | None, typer.Option("--predictions", help="write per-customer predictions to this CSV")
+        Path | None, typer.Option("--predictions", metavar="OUT_CSV", help="write per-customer predictions to this CSV")
     ] = None,
     horizon: Annotated[
         list[float] | None,
-        typer.Option("--horizon", help="prediction horizon in the file's time unit (repeatable; default 1)"),
+        typer.Option(
+            "--horizon", metavar="H", help="prediction horizon in the file's time unit (repeatable; default 1)"
+        ),
     ] = None,
     home: HomeOption = None,
     database_url: DatabaseUrlOption = None,
@@ -219,6 +225,9 @@ def fit(
     """Fit BG/NBD (and Gamma-Gamma when monetary_value is present); print parameters and log-likelihood."""
     # --home/--database-url are accepted like every command's; this tool works on the file alone
     del home, database_url
+    # SciPy loads here, not when the CLI starts, so other commands stay quick
+    from bankcrm.analytics.clv import CLVFitError, fit_bgnbd, fit_gamma_gamma
+
     horizons = horizon or [1.0]
     if any(not math.isfinite(h) or h <= 0 for h in horizons):
         raise fail("--horizon must be positive")
