@@ -98,6 +98,7 @@ HEADER = "customer_id,frequency,recency,T,monetary_value\n"
     [
         ("customer_id,frequency,T\n1,2,3\n", "line 1: missing column(s) recency"),
         (HEADER + "1,2,30,38,10\n2,abc,3,38,10\n", "line 3, column frequency: 'abc' is not a number"),
+        (HEADER + "1,[bold]2,30,38,10\n", "line 2, column frequency: '[bold]2' is not a number"),
         (HEADER + "1,2,30,38,10\n2,1,-3,38,10\n", "line 3, column recency: must not be negative"),
         (HEADER + "1,2,40,38,10\n", "line 2, column recency: the last purchase (40) cannot be later than T (38)"),
         (HEADER + "1,2.5,30,38,10\n", "line 2, column frequency: must be a whole number"),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, console, fail
@@ -234,19 +235,20 @@ def fit(
     try:
         table = read_rfm(rfm_file)
     except RFMInputError as exc:
-        raise fail(str(exc)) from None
+        # the message quotes file names and cell values, which must not be read as Rich markup
+        raise fail(escape(str(exc))) from None
     try:
         bgnbd = fit_bgnbd(table.frequency, table.recency, table.T)
         gamma_gamma = (
             fit_gamma_gamma(table.frequency, table.monetary_value) if table.monetary_value is not None else None
         )
     except CLVFitError as exc:
-        raise fail(f"{rfm_file}: {exc}") from None
+        raise fail(escape(f"{rfm_file}: {exc}")) from None
     if predictions is not None:
         try:
             write_predictions(predictions, table, bgnbd, gamma_gamma, horizons)
         except OSError as exc:
-            raise fail(f"{predictions}: cannot write predictions ({exc.strerror or exc})") from None
+            raise fail(escape(f"{predictions}: cannot write predictions ({exc.strerror or exc})")) from None
     if json_output:
         result: dict[str, object] = {"n_customers": len(table.customer_id), "bgnbd": _bgnbd_json(bgnbd)}
         if gamma_gamma is not None:
