@@ -136,7 +136,7 @@ def draw_people(rng: np.random.Generator, cust_no: np.ndarray, as_of: int, orgs:
     median = np.select([group == YOUNG, group == MIDDLE], [1200.0, 4000.0], 10000.0)
     wealth = np.where(
         vip,
-        np.minimum(600_000 * (1 + rng.pareto(1.05, n)), 80_000_000),
+        np.minimum(650_000 * (1 + rng.pareto(1.05, n)), 80_000_000),
         np.minimum(median * rng.lognormal(0.0, 1.3, n), 360_000),
     )
     tenure = as_of - onboard

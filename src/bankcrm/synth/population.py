@@ -97,14 +97,6 @@ def _month_days(as_of: int, months_back: int, day_of_month: np.ndarray) -> np.nd
     return starts[None, :] + (np.asarray(day_of_month)[:, None] - 1)
 
 
-def _spread(rng: np.random.Generator, owner: np.ndarray, mask: np.ndarray, total: np.ndarray, floor: int) -> np.ndarray:
-    """Split each owner's total over their masked rows in random proportions (cents, at least ``floor``)."""
-    w = rng.exponential(1.0, owner.size) * mask
-    w_sum = np.bincount(owner, weights=w, minlength=total.size)
-    share = np.where(mask, w / np.maximum(w_sum[owner], 1e-9), 0.0)
-    return np.where(mask, np.maximum(np.round(total[owner] * share), floor), 0).astype(np.int64)
-
-
 def counterparty_accounts(cust_no: np.ndarray, slot: np.ndarray) -> pa.Array:
     """Other people's 16-digit card numbers a customer transfers with (a small stable set per customer)."""
     serial = (cust_no * 7919 + slot * 104729 + 12345) * 2654435761 % 10**9
@@ -320,13 +312,20 @@ def generate_chunk(rng: np.random.Generator, p: People, ctx: Context) -> Book:
     merchant = np.where(is_purchase, _MERCHANT_CODE[group], -1).astype(np.int8)
     income = np.nan_to_num(p.income, nan=5000.0)
     spend_scale = 55 * (np.maximum(income, 1500) / 8000) ** 0.4
-    transfer_scale = 1500 * np.clip(wealth / 20000, 0.2, 20) ** 0.35
+    # a customer's transfers have a typical size; single amounts vary around it
+    transfer_scale = 1500 * np.clip(wealth / 20000, 0.2, 20) ** 0.35 * rng.lognormal(0, 0.5, n)
     amount = np.select(
-        [is_purchase, category == CATEGORY["transfer_out"], category == CATEGORY["cash"]],
         [
-            -np.clip(spend_scale[t_cust] * rng.lognormal(0, 0.9, t_cust.size), 1, 50_000),
-            -np.minimum(transfer_scale[t_cust] * rng.lognormal(0, 1.0, t_cust.size), 300_000),
-            -100.0 * np.ceil(np.where(c > 0.3, 20, 6) * rng.lognormal(0, 0.7, t_cust.size)),
+            is_purchase,
+            category == CATEGORY["transfer_out"],
+            category == CATEGORY["cash"],
+            category == CATEGORY["transfer_in"],
+        ],
+        [
+            -np.clip(spend_scale[t_cust] * rng.lognormal(0, 0.7, t_cust.size), 1, 50_000),
+            -np.minimum(transfer_scale[t_cust] * rng.lognormal(0, 0.4, t_cust.size), 300_000),
+            -100.0 * np.ceil(np.where(c > 0.3, 20, 6) * rng.lognormal(0, 0.5, t_cust.size)),
+            np.minimum(transfer_scale[t_cust] * rng.lognormal(0, 0.4, t_cust.size), 300_000),
         ],
         0.0,
     )
@@ -476,7 +475,8 @@ def generate_chunk(rng: np.random.Generator, p: People, ctx: Context) -> Book:
     )
 
     # --- everyday money in and out balance month by month, so the current account does not drift:
-    # incoming transfers cover a shortfall, and people spend or move out most of a surplus
+    # a top-up early in the month covers a shortfall, and most of a surplus moves out at its end
+    # (to savings elsewhere, family), as people who live on a salary do
     n_m = months_back + 2
     flow = np.zeros(n * n_m)
     for b, (acc_b, sec_b, cents_b) in enumerate(zip(book.tx["acc"], book.tx["sec"], book.tx["cents"], strict=True)):
@@ -485,25 +485,27 @@ def generate_chunk(rng: np.random.Generator, p: People, ctx: Context) -> Book:
             continue
         month = np.clip(_month_index(sec_b[on_cur] // DAY) - month0, 0, n_m - 1)
         flow += np.bincount(acc_b[on_cur] * n_m + month, weights=cents_b[on_cur], minlength=n * n_m)
-    t_month = np.clip(_month_index(t_day) - month0, 0, n_m - 1)
-    t_group = t_cust * n_m + t_month
-    is_in, is_out = category == CATEGORY["transfer_in"], category == CATEGORY["transfer_out"]
-    has_in = np.bincount(t_group[is_in], minlength=n * n_m).reshape(n, n_m) > 0
-    has_out = np.bincount(t_group[is_out], minlength=n * n_m).reshape(n, n_m) > 0
     flow_m = flow.reshape(n, n_m)
-    fill_in = np.zeros((n, n_m))
-    sweep = np.zeros((n, n_m))
+    month_start = _month_days(as_of, months_back, np.ones(1, np.int64))[0]
+    active = (month_start[None, :] + 27 >= lo[:, None]) & (month_start[None, :] <= hi[:, None])
+    top_up = np.zeros((n, n_m), dtype=np.int64)
+    sweep = np.zeros((n, n_m), dtype=np.int64)
     carry = np.zeros(n)
     for j in range(n_m):
         delta = flow_m[:, j] + carry
-        fill_in[:, j] = np.where(has_in[:, j], np.maximum(-delta, 0) * rng.uniform(0.9, 1.12, n), 0)
-        sweep[:, j] = np.where(has_out[:, j], np.maximum(delta, 0) * rng.uniform(0.85, 1.0, n), 0)
-        carry = delta + fill_in[:, j] - sweep[:, j]
-    t_cents[:] = np.where(
-        is_in,
-        _spread(rng, t_group, is_in, fill_in.reshape(-1), 100),
-        t_cents - _spread(rng, t_group, is_out, sweep.reshape(-1), 0),
-    )  # the bulk batch holds this very array
+        top_up[:, j] = np.where(active[:, j], np.round(np.maximum(-delta, 0) * rng.uniform(1.0, 1.1, n), -2), 0)
+        sweep[:, j] = np.where(active[:, j], np.round(np.maximum(delta, 0) * rng.uniform(0.9, 1.0, n), -2), 0)
+        carry = delta + top_up[:, j] - sweep[:, j]
+    chan = np.where(rng.random(n) < p.counter, CHANNEL["counter"], CHANNEL["mobile"])
+    for amounts, sign, dom, cp_slot in ((top_up, 1, (1, 5), 0), (sweep, -1, (25, 29), 1)):
+        ai, mi = np.nonzero(amounts >= 100)
+        day = np.maximum(month_start[mi] + rng.integers(*dom, ai.size) - 1, lo[ai])
+        ok = day <= np.minimum(hi[ai], as_of)
+        ai, mi, day = ai[ok], mi[ok], day[ok]
+        sec = day * DAY + rng.integers(9 * 3600, 21 * 3600, ai.size)
+        category_m = CATEGORY["transfer_in"] if sign > 0 else CATEGORY["transfer_out"]
+        cp_m = counterparty_accounts(p.cust_no[ai], np.full(ai.size, cp_slot))
+        book.add_tx(cur[ai], sec, sign * amounts[ai, mi], chan[ai], category_m, -1, cp_m)
 
     # --- app and page-view events
     app = rows[np.isin(rows, mob)]
