@@ -257,7 +257,7 @@ def fit(
     else:
         _print_tables(bgnbd, gamma_gamma)
         if predictions is not None:
-            console.print(f"predictions for {len(table.customer_id):,} customers written to {predictions}")
+            console.print(escape(f"predictions for {len(table.customer_id):,} customers written to {predictions}"))
 
 
 def register(app: typer.Typer) -> None:
