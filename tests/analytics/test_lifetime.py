@@ -106,11 +106,14 @@ def test_historical_contribution_by_hand(bank: dict[str, ibis.Table]) -> None:
 
 
 def test_rfm_summary_by_hand(bank: dict[str, ibis.Table]) -> None:
-    out = rfm_summary(bank["customers"], bank["accounts"], bank["transactions"], AS_OF).to_pyarrow().to_pylist()
+    out = rfm_summary(bank["customers"], bank["accounts"], bank["transactions"], AS_OF, START).to_pyarrow().to_pylist()
     rows = {r["customer_id"]: r for r in out}
     # initiated days up to as_of: 21 Mar (500), 26 Mar (300 + 40), 30 Mar (60); fee and interest are not
     assert rows["C1"]["frequency"] == 2
     assert rows["C1"]["recency"] == 9  # 21 → 30 March
     assert rows["C1"]["T"] == 10  # 21 → 31 March
     assert rows["C1"]["monetary_value"] == pytest.approx((340 + 60) / 2)
-    assert rows["C2"]["frequency"] is None and rows["C2"]["monetary_value"] is None
+    assert rows["C1"]["active"] is True
+    # no activity: no purchase yet, the clock runs from the later of onboarding and the history start
+    assert (rows["C2"]["frequency"], rows["C2"]["recency"], rows["C2"]["T"]) == (0, 0, 9)
+    assert rows["C2"]["monetary_value"] is None and rows["C2"]["active"] is False

@@ -8,7 +8,8 @@
   − 20 / 365 × account-days open. Summing month by month gives the same total.
 - ``rfm_summary``: the BG/NBD inputs on day grain from customer-initiated transaction days
   up to as_of: frequency = distinct transaction days − 1, recency = last − first day,
-  T = as_of − first day (all in days), monetary_value = mean |amount| per repeat day.
+  T = as_of − first day (all in days), monetary_value = mean |amount| per repeat day;
+  customers without activity get x = t_x = 0 and T since they could have started.
 """
 
 from __future__ import annotations
@@ -83,8 +84,16 @@ def historical_contribution(
     return out.select("customer_id", clv_historical=revenue - cost)
 
 
-def rfm_summary(customers: ir.Table, accounts: ir.Table, transactions: ir.Table, as_of: date) -> ir.Table:
-    """customer_id, frequency, recency, T, monetary_value (day grain); customers without activity have nulls."""
+def rfm_summary(
+    customers: ir.Table, accounts: ir.Table, transactions: ir.Table, as_of: date, history_start: date
+) -> ir.Table:
+    """customer_id, frequency, recency, T, monetary_value, active (day grain).
+
+    A customer with no customer-initiated transaction has not made a first purchase yet:
+    frequency = recency = 0 and T = days since max(onboard_date, history_start), so the
+    fitted model still gives a p_alive and a retention; ``active`` is false and such
+    customers are left out of the fit (BG/NBD starts the clock at the first purchase).
+    """
     tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
     tx = tx.filter(is_customer_initiated(tx))
     tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
@@ -97,15 +106,20 @@ def rfm_summary(customers: ir.Table, accounts: ir.Table, transactions: ir.Table,
         last=daily.tx_date.max(),
         repeat_spend=daily.spend.sum(where=daily.day_no > 0),
     )
-    summary = summary.select(
+    base = customers.select(
         "customer_id",
-        frequency=(summary.days - 1).cast("float64"),
-        recency=summary.last.delta(summary.first, unit="day").cast("float64"),
-        T=ibis.date(as_of).delta(summary.first, unit="day").cast("float64"),
-        monetary_value=ibis.ifelse(
-            summary.days > 1, summary.repeat_spend / (summary.days - 1).cast("float64"), ibis.null("float64")
-        ),
+        since=ibis.greatest(customers.onboard_date, ibis.date(history_start)),
     )
-    base = customers.select("customer_id")
     joined = base.left_join(summary, base.customer_id == summary.customer_id)
-    return joined.select(base.customer_id, "frequency", "recency", "T", "monetary_value")
+    active = joined.days.notnull()
+    idle_t = ibis.greatest(ibis.date(as_of).delta(joined.since, unit="day"), 0)
+    return joined.select(
+        base.customer_id,
+        frequency=ibis.ifelse(active, joined.days - 1, 0).cast("float64"),
+        recency=ibis.ifelse(active, joined.last.delta(joined.first, unit="day"), 0).cast("float64"),
+        T=ibis.ifelse(active, ibis.date(as_of).delta(joined.first, unit="day"), idle_t).cast("float64"),
+        monetary_value=ibis.ifelse(
+            joined.days > 1, joined.repeat_spend / (joined.days - 1).cast("float64"), ibis.null("float64")
+        ),
+        active=active,
+    )

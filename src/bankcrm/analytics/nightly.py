@@ -158,9 +158,9 @@ def _compute_and_publish(
                 ).order_by("customer_id")
             )
             rfm = con.to_pyarrow(
-                lifetime.rfm_summary(inputs.customers, inputs.accounts, inputs.transactions, as_of).order_by(
-                    "customer_id"
-                )
+                lifetime.rfm_summary(
+                    inputs.customers, inputs.accounts, inputs.transactions, as_of, history_start
+                ).order_by("customer_id")
             )
             published, clv_models = _add_lifetime_value(published, historical, rfm, config)
     finally:
@@ -220,18 +220,30 @@ def _add_lifetime_value(
         raise NightlyError("internal: lifetime inputs are not aligned with the feature table")
     current = published.column("net_contribution").to_numpy(zero_copy_only=False).astype(np.float64)
     frequency = rfm.column("frequency").to_numpy(zero_copy_only=False).astype(np.float64)
-    active = ~np.isnan(frequency)
+    recency = rfm.column("recency").to_numpy(zero_copy_only=False).astype(np.float64)
+    age_t = rfm.column("T").to_numpy(zero_copy_only=False).astype(np.float64)
+    active = rfm.column("active").to_numpy(zero_copy_only=False).astype(bool)
     p_alive = np.full(len(current), np.nan)
     retention = np.zeros(len(current))
     models: dict[str, Any] = {}
     if active.sum() >= config.clv_min_customers:
-        f = frequency[active]
-        r = rfm.column("recency").to_numpy(zero_copy_only=False).astype(np.float64)[active]
-        t = rfm.column("T").to_numpy(zero_copy_only=False).astype(np.float64)[active]
-        fit = clv.fit_bgnbd(f, r, t)
-        p_alive[active] = fit.p_alive(f, r, t)
-        retention[active] = clv.retention_one_year(fit, f, r, t, periods_per_year=365)
-        models["bgnbd"] = {"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b, "log_likelihood": fit.log_likelihood}
+        f, r, t = frequency[active], recency[active], age_t[active]
+        try:
+            fit = clv.fit_bgnbd(f, r, t)
+        except clv.CLVFitError as exc:  # e.g. nobody bought twice: report it, publish without p_alive
+            models["bgnbd"] = {"error": str(exc)}
+        else:
+            # fitted on customers with activity, applied to everyone (no purchase yet: x = t_x = 0)
+            p_alive = fit.p_alive(frequency, recency, age_t)
+            retention = clv.retention_one_year(fit, frequency, recency, age_t, periods_per_year=365)
+            models["bgnbd"] = {
+                "r": fit.r,
+                "alpha": fit.alpha,
+                "a": fit.a,
+                "b": fit.b,
+                "log_likelihood": fit.log_likelihood,
+                "converged": fit.converged,
+            }
         monetary = rfm.column("monetary_value").to_numpy(zero_copy_only=False).astype(np.float64)[active]
         repeat = (f > 0) & np.isfinite(monetary) & (monetary > 0)
         if repeat.sum() >= config.clv_min_customers:
