@@ -189,8 +189,8 @@ def plant(book: Book, people: People, ctx: Context, rng: np.random.Generator) ->
         setup(i, age=38)
         p.risk[i] = 5
         pl.current(i, 5_000_000)
-        for back, product in ((150, "PFD005"), (75, "PFD008"), (9 + 10 * k, "PFD006" if k == 0 else "PFD005")):
-            if k == 1 and back == 75:
+        for back, product in ((80, "PFD005"), (45, "PFD008"), (9 + 10 * k, "PFD006" if k == 0 else "PFD005")):
+            if k == 1 and back == 45:
                 acc = pl.account(i, "PWM540", as_of - back, maturity=as_of - back + 540)
                 pl.balance(acc, as_of - back, 10_000_000)
                 pl.tx(acc, as_of - back, 11, 10_000_000, "mobile", "investment")
