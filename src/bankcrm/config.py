@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(default=None, description="field-encryption key file; default home/keys.json")
     timezone: str = "Asia/Shanghai"
     env: str = Field(default="dev", description="dev or prod; prod refuses keys inside the home folder")
+    # masked display of ID numbers: FIRST+LAST visible characters; the default hides the last 6 of 18
+    id_mask: str = Field(default="12+0", description="ID number mask, visible first+last characters, e.g. 3+0")
+    audit_retention_days: int = Field(default=365, description="audit purge age; below 183 days is refused")
+    # argon2id cost; raising it rehashes each password at its owner's next login
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+    password_hash_parallelism: int = 4
 
     @field_validator("home", mode="after")
     @classmethod
