@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from bankcrm.analytics.ahp import AHPError, AHPResult, ahp_weights
 from bankcrm.analytics.config import NightlyConfig
+from bankcrm.audit.service import Actor, AuditAction, record_change
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as repo
 
@@ -35,14 +36,36 @@ def load_config(engine: Engine) -> NightlyConfig:
     return NightlyConfig.model_validate_json(stored) if stored else NightlyConfig()
 
 
-def save_config(engine: Engine, config: NightlyConfig, *, by: str | None) -> None:
+def save_config(
+    engine: Engine,
+    config: NightlyConfig,
+    *,
+    by: str | None,
+    actor: Actor | None = None,
+    note: dict[str, Any] | None = None,
+) -> None:
+    """Store the configuration and audit the changed settings (before/after) in the same transaction."""
     with session_scope(session_factory(engine)) as session:
+        stored = repo.get_setting(session, CONFIG_KEY)
+        before = json.loads(
+            NightlyConfig.model_validate_json(stored).model_dump_json() if stored else NightlyConfig().model_dump_json()
+        )
         repo.put_setting(session, CONFIG_KEY, config.model_dump_json(), by=by)
+        record_change(
+            session,
+            actor or Actor(by or "system"),
+            action=AuditAction.CONFIG_CHANGE,
+            target_type="setting",
+            target_id=CONFIG_KEY,
+            before=before,
+            after=json.loads(config.model_dump_json()),
+            extra=note,
+        )
 
 
-def reset_config(engine: Engine, *, by: str | None) -> NightlyConfig:
+def reset_config(engine: Engine, *, by: str | None, actor: Actor | None = None) -> NightlyConfig:
     config = NightlyConfig()
-    save_config(engine, config, by=by)
+    save_config(engine, config, by=by, actor=actor, note={"via": "reset"})
     return config
 
 

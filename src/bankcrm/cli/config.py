@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from bankcrm.audit.service import Actor
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, fail, open_engine
 
 config_app = typer.Typer(help="Nightly configuration: thresholds, margin rates, weights.", no_args_is_help=True)
@@ -57,7 +58,7 @@ def set_cmd(
         config = with_values(load_config(engine), pairs)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    save_config(engine, config, by="cli")
+    save_config(engine, config, by="cli", actor=Actor.cli(), note={"via": "set"})
     console.print(f"stored {len(pairs)} setting(s); the next nightly run uses them")
 
 
@@ -94,7 +95,7 @@ def ahp_cmd(
     if dry_run:
         console.print("dry run: nothing stored")
         return
-    save_config(engine, config, by="cli")
+    save_config(engine, config, by="cli", actor=Actor.cli(), note={"via": "ahp", "group": group, "cr": result.cr})
     console.print("stored; the next nightly run uses these weights")
 
 
@@ -103,7 +104,7 @@ def reset_cmd(ctx: typer.Context, home: HomeOption = None, database_url: Databas
     """Go back to the defaults."""
     from bankcrm.analytics.configuration import reset_config
 
-    reset_config(open_engine(build_settings(ctx, home, database_url)), by="cli")
+    reset_config(open_engine(build_settings(ctx, home, database_url)), by="cli", actor=Actor.cli())
     console.print("configuration reset to the defaults")
 
 

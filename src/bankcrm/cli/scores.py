@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from bankcrm.audit.service import Actor, AuditAction, record
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, fail, open_engine
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import service
@@ -31,6 +32,14 @@ def export_cmd(
         with session_scope(session_factory(engine)) as session:
             run_id = service.resolve_run(session, run)
             n = service.export_scores(session, run_id, out_file)
+            record(
+                session,
+                Actor.cli(),
+                AuditAction.EXPORT,
+                target_type="scores_run",
+                target_id=str(run_id),
+                details={"what": "scores", "run_id": run_id, "rows": n, "file": str(out_file)},
+            )
     except service.ScoresError as exc:
         raise fail(str(exc)) from exc
     console.print(f"wrote {n:,} customers of run {run_id} to {out_file}")
