@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bankcrm.config import Settings
 from bankcrm.security.masking import (
     ACCOUNT_NUMBER,
     ID_NUMBER_DEFAULT,
@@ -19,6 +20,7 @@ from bankcrm.security.masking import (
     mask_id_number,
     mask_name,
     mask_phone,
+    masker_for,
 )
 
 
@@ -130,3 +132,9 @@ def test_email_shows_one_character_of_the_local_part(local: str, domain: str) ->
 def test_phone_hides_the_middle_four(digits: str) -> None:
     masked = mask_phone(digits)
     assert masked == digits[:3] + "****" + digits[-4:]
+
+
+def test_configured_pattern_cannot_show_more_than_the_handbook_allows() -> None:
+    assert masker_for(Settings(id_mask="3+0")).mask("id_number", "110105199001011234") == "110" + MASK * 15
+    # asking for all 18 characters still hides the last 6
+    assert masker_for(Settings(id_mask="18+0")).mask("id_number", "110105199001011234") == "110105199001******"

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,3 +133,32 @@ class FieldCipher:
 
 def cipher_for(key_file: Path) -> FieldCipher:
     return FieldCipher(load_or_create_keyring(key_file))
+
+
+class CipherSource:
+    """A FieldCipher that follows the key file, for long-running readers such as the web app.
+
+    ``bankcrm keys rotate`` writes a ring with a new active key before re-encrypting anything;
+    a process still holding the old ring could not read the rows already moved. Checking the
+    file's modification stamp on each use (one stat call) picks the new ring up at once.
+    """
+
+    def __init__(self, key_file: Path) -> None:
+        self.key_file = key_file
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._cipher: FieldCipher | None = None
+
+    def get(self) -> FieldCipher:
+        st = self.key_file.stat() if self.key_file.exists() else None
+        stamp = (st.st_mtime_ns, st.st_ino) if st else None
+        if self._cipher is None or stamp != self._stamp:
+            with self._lock:
+                if self._cipher is None or stamp != self._stamp:
+                    self._cipher = cipher_for(self.key_file)
+                    self._stamp = stamp if stamp else self._stamp_now()
+        return self._cipher
+
+    def _stamp_now(self) -> tuple[int, int]:
+        st = self.key_file.stat()
+        return (st.st_mtime_ns, st.st_ino)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bankcrm.config import Settings
+
 MASK = "*"
 
 # two-character surnames (复姓) kept whole; any other name keeps its first character
@@ -177,3 +179,8 @@ class Masker:
 
 
 SENSITIVE_FIELDS = frozenset(Masker().functions())
+
+
+def masker_for(settings: Settings) -> Masker:
+    """The masker with the configured ID pattern (never fewer than 6 characters hidden)."""
+    return Masker.from_pattern(settings.id_mask)
