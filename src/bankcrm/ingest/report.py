@@ -24,6 +24,8 @@ class FileReport:
     status: str = LOADED
     message: str | None = None
     seconds: float = 0.0
+    # seconds per step (parent keys, read and check, duplicates, rejects, database, lake)
+    steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def warnings(self) -> int:
@@ -67,6 +69,7 @@ class LoadReport:
             "skipped": {f.name: f.message for f in files if f.status == SKIPPED},
             "seconds": round(self.seconds, 3),
             "file_seconds": {f.name: round(f.seconds, 3) for f in files},
+            "file_steps": {f.name: f.steps for f in files if f.steps},
         }
 
     def table(self) -> Table:

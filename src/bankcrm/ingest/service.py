@@ -105,6 +105,7 @@ def load_bundle(
     """Validate and apply every file of the bundle inside ``conn``'s transaction (the caller commits)."""
     started = time.perf_counter()
     repository.lock_database(conn, on_wait)
+    repository.tune_for_bulk_load(conn)
     report = LoadReport(bundle_dir=str(bundle_dir))
     report.load_id = repository.create_load(conn, str(bundle_dir))
     found, problems = find_files(bundle_dir)
@@ -180,20 +181,35 @@ class _FileLoader:
 
     def load(self, bundle_file: BundleFile) -> FileReport:
         spec = bundle_file.spec
+        steps: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            steps[name] = round(now - clock, 3)
+            clock = now
+
         parents = self._parent_views(spec)
+        step("parent_keys")
         self._stage(bundle_file, parents)
+        step("read_and_check")
         check_self_reference(self.con, spec, STAGED, parents)
         check_duplicates(self.con, spec, STAGED)
         apply_warnings(self.con, spec, STAGED, parents)
         read, rejected, reasons, warnings = counts(self.con, STAGED)
+        step("duplicates")
         rejects.store(self.con, self.conn, self.cipher, self.load_id, spec, STAGED)
+        step("rejects")
         if spec.master:
             master.apply(self.con, self.conn, spec, STAGED, self.cipher, self.fingerprint_key)
+            step("database")
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW lake_new AS {master.lake_view_sql(spec, STAGED)}")
             self.staging.stage_master(self.con, spec.name, "lake_new", spec.key[0])
         else:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW lake_new AS {self._fact_view_sql(spec)}")
             self.staging.stage_facts(self.con, spec.name, "lake_new")
+        step("lake")
         self.con.execute("DROP VIEW IF EXISTS lake_new")
         self.con.execute(f"DROP TABLE IF EXISTS {STAGED}")
         for view in parents.values():
@@ -206,6 +222,7 @@ class _FileLoader:
             rejected=rejected,
             reasons=reasons,
             warning_reasons=warnings,
+            steps=steps,
         )
 
     def _stage(self, bundle_file: BundleFile, parents: dict[str, str]) -> None:
