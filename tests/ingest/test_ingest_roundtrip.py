@@ -54,3 +54,23 @@ def test_generated_bundle_reconciles(settings: Settings, engine: Engine, tmp_pat
     assert again.to_json()["files"] == got
     assert {m.__tablename__: table_rows(engine, m) for m in (Customer, Account, ConsentEvent, ContactVersion)} == before
     assert lake_files(settings) == lake_before
+
+
+@pytest.mark.slow
+def test_generate_then_ingest_through_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bankcrm.cli.main import app
+
+    folder, home = tmp_path / "bundle", tmp_path / "home"
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["generate", str(folder), "--customers", "300", "--months", "3", "--inject-errors", "--home", str(home)]
+    )
+    assert made.exit_code == 0, made.output
+    expected = json.loads((folder / "expected_load.json").read_text())
+    first = runner.invoke(app, ["ingest", str(folder), "--json", "--home", str(home)])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["files"] == expected["files"]
+    second = runner.invoke(app, ["ingest", str(folder), "--json", "--home", str(home)])
+    assert json.loads(second.stdout)["files"] == expected["files"]

@@ -24,6 +24,7 @@ def ingest(
     """
     from bankcrm.ingest.lock import ingest_lock
     from bankcrm.ingest.service import ingest_bundle_locked
+    from bankcrm.security.crypto import KeyError_
 
     settings = build_settings(ctx, home, database_url)
     if not bundle_dir.is_dir():
@@ -37,6 +38,8 @@ def ingest(
         engine = open_engine(settings)
         try:
             report = ingest_bundle_locked(settings, engine, bundle_dir, on_wait=on_wait)
+        except KeyError_ as exc:
+            raise fail(f"field-encryption keys: {exc}") from exc
         finally:
             engine.dispose()
     if json_output:
