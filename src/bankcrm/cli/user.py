@@ -13,6 +13,7 @@ from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, co
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.reference import ROLES
 from bankcrm.security import service
+from bankcrm.security.auth import is_locked, system_clock
 from bankcrm.security.passwords import hasher_for
 
 user_app = typer.Typer(help="Staff logins: add, disable, reset passwords, list; API tokens.", no_args_is_help=True)
@@ -113,11 +114,12 @@ def list_cmd(ctx: typer.Context, home: HomeOption = None, database_url: Database
     engine = open_engine(build_settings(ctx, home, database_url))
     with session_scope(session_factory(engine)) as session:
         users = service.list_users(session)
+        now = system_clock()
         table = Table(title=f"{len(users)} user(s)")
         for column in ("username", "name", "role", "staff", "team", "branch", "state", "last login"):
             table.add_column(column)
         for u in users:
-            state = "disabled" if u.disabled else ("locked" if u.locked_until else "active")
+            state = "disabled" if u.disabled else ("locked" if is_locked(u.locked_until, now) else "active")
             table.add_row(
                 u.username,
                 u.display_name,
