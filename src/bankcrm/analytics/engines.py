@@ -15,14 +15,22 @@ Month folders read for a run at as_of (``bankcrm.lake`` layout; only these are o
 The ``month=YYYY-MM`` folder names are hive partitions; folders are chosen here by name and
 the partition column itself is not read (it repeats the date column), so all engines see the
 lake schema exactly.
+
+Spark: ``connect("spark")`` reuses a SparkSession that is already running in the process (a
+notebook's, a test's) and otherwise starts one (``local[*]`` unless a master URL is given)
+that ``disconnect`` stops again. Files are handed to Spark's reader one by one, so it infers
+no partition column from the folder names, and the columns are then cast to the lake schema
+as on DuckDB.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import weakref
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -33,9 +41,48 @@ from bankcrm import lake
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.features import customer_features
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
 Engine = Literal["duckdb", "spark"]
 EVENT_WINDOW_DAYS = 30
 MASTER_TABLES = ("customers", "accounts", "products")
+
+# Spark defaults for a session this module starts. The nightly run shuffles per-customer
+# tables of at most a few million rows, so a handful of shuffle partitions per core is plenty
+# (Spark's 200 would mostly schedule empty tasks); a cluster master gets Spark's own default.
+SPARK_LOCAL_SHUFFLE_PARTITIONS = 8
+SPARK_DRIVER_MEMORY = "6g"
+SPARK_LOG_CONFIG = "spark-log4j2.properties"
+SPARK_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    # no Hive metastore: nothing is written to the working directory, nothing to connect to
+    "spark.sql.catalogImplementation": "in-memory",
+    # columnar collection to the driver (to_pyarrow goes through pandas)
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.adaptive.enabled": "true",
+}
+SPARK_LOCAL_CONF: dict[str, str] = {
+    "spark.driver.memory": SPARK_DRIVER_MEMORY,
+    "spark.sql.shuffle.partitions": str(SPARK_LOCAL_SHUFFLE_PARTITIONS),
+    # a local driver talks only to itself; binding to loopback avoids host-name lookups
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
+
+
+@dataclass
+class _SparkState:
+    """What this module created on one Spark connection, so ``disconnect`` can release exactly that."""
+
+    owns_session: bool
+    views: list[str] = field(default_factory=list)
+    cached: list[DataFrame] = field(default_factory=list)
+
+
+_SPARK: weakref.WeakKeyDictionary[BaseBackend, _SparkState] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -76,33 +123,117 @@ def fact_months_to_read(lake_dir: Path, table: str, as_of: date) -> list[str]:
 
 
 def connect(engine: Engine = "duckdb", threads: int | None = None, spark_master: str | None = None) -> BaseBackend:
-    """A fresh in-memory connection for one run (``threads`` caps DuckDB's; ``spark_master`` is for Spark)."""
+    """A fresh connection for one run (``threads`` caps DuckDB's; ``spark_master`` is for Spark)."""
     if engine == "duckdb":
         return ibis.duckdb.connect(threads=threads) if threads else ibis.duckdb.connect()
-    # the expressions are engine-neutral; the Spark session and reader are the part still to build
-    raise NotImplementedError(f"engine {engine!r} is not available yet; use duckdb")
+    if engine == "spark":
+        return _connect_spark(spark_master)
+    raise ValueError(f"unknown engine {engine!r}; expected duckdb or spark")
+
+
+def _connect_spark(master: str | None) -> BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # the spark extra is optional
+        raise RuntimeError("the spark engine needs PySpark: pip install 'bankcrm[spark]'") from exc
+    session = SparkSession.getActiveSession()
+    owns = session is None
+    if session is None:
+        session = spark_session(master)
+    con = ibis.pyspark.connect(session)
+    _SPARK[con] = _SparkState(owns_session=owns)
+    return con
+
+
+def spark_session(master: str | None = None) -> SparkSession:
+    """A SparkSession configured for the nightly run (``local[*]`` unless a master URL is given)."""
+    from pyspark.sql import SparkSession
+
+    master = master or "local[*]"
+    conf = dict(SPARK_CONF)
+    if master.startswith("local"):
+        conf.update(SPARK_LOCAL_CONF)
+        # should a Python worker ever start, it runs this interpreter, not whichever python3 is on PATH
+        conf["spark.pyspark.python"] = sys.executable
+        log_config = Path(__file__).with_name(SPARK_LOG_CONFIG)
+        if log_config.is_file():
+            # read by the driver JVM as it starts, so even the start-up warnings stay quiet (a
+            # cluster's driver options are left to its spark-defaults.conf)
+            conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
+    builder = SparkSession.builder.master(master).appName("bankcrm-nightly")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def disconnect(con: BaseBackend) -> None:
-    con.disconnect()
+    """Close the connection; on Spark, drop this run's views and caches, and stop the session only if we started it."""
+    state = _SPARK.pop(con, None)
+    if state is None:
+        con.disconnect()
+        return
+    session = _session(con)
+    for df in state.cached:
+        df.unpersist()
+    for view in state.views:
+        session.catalog.dropTempView(view)
+    if state.owns_session:
+        session.stop()
+
+
+def _session(con: BaseBackend) -> SparkSession:
+    return con._session
+
+
+def _spark_view(con: BaseBackend, df: DataFrame, name: str, *, cache: bool = False) -> ir.Table:
+    """Register a Spark DataFrame as a temporary view of this run (cached and computed now if asked)."""
+    state = _SPARK[con]
+    if cache:
+        df = df.cache()
+        df.count()  # compute it here, so the step that asked for it is the one timed
+        state.cached.append(df)
+    df.createOrReplaceTempView(name)
+    state.views.append(name)
+    return con.table(name)
 
 
 def materialize(con: BaseBackend, expr: ir.Table, name: str) -> ir.Table:
     """Compute ``expr`` once into a temporary table, so later steps reuse it instead of recomputing it."""
+    if con.name == "pyspark":
+        return _spark_view(con, _session(con).sql(con.compile(expr)), name, cache=True)
     return con.create_table(name, expr, temp=True, overwrite=True)
 
 
 def _read_parquet(con: BaseBackend, paths: list[Path], schema: pa.Schema) -> ir.Table:
     """Files as one table with exactly ``schema``'s columns and types (an empty table when there are none)."""
-    if not paths:
+    if con.name == "pyspark":
+        table = _read_parquet_spark(con, paths, schema)
+    elif not paths:
         return con.create_table(ibis.util.gen_name("empty"), schema.empty_table(), temp=True)
-    options: dict[str, bool] = {}
-    if con.name == "duckdb":
+    else:
         # later bundles may add a column; reading by name keeps older files usable
-        options = {"hive_partitioning": False, "union_by_name": True}
-    table = con.read_parquet([str(p) for p in paths], **options)
+        table = con.read_parquet([str(p) for p in paths], hive_partitioning=False, union_by_name=True)
     wanted = ibis.schema({f.name: ibis.dtype(f.type) for f in schema})
-    return table.select(*(table[name].cast(dtype) for name, dtype in wanted.items()))
+    # keyword form: a cast that is not a no-op (Spark's timestamps) would otherwise rename the column
+    return table.select(**{name: table[name].cast(dtype) for name, dtype in wanted.items()})
+
+
+def _read_parquet_spark(con: BaseBackend, paths: list[Path], schema: pa.Schema) -> ir.Table:
+    from ibis.backends.pyspark.datatypes import PySparkSchema
+
+    session = _session(con)
+    spark_schema = PySparkSchema.from_ibis(ibis.schema({f.name: ibis.dtype(f.type) for f in schema}))
+    if not paths:
+        # from Arrow, not from a Python list: a list becomes an RDD whose tasks start Python workers
+        df = session.createDataFrame(schema.empty_table(), schema=spark_schema)
+    else:
+        # Given the schema, Spark reads columns by name (null where an older file lacks one, as
+        # DuckDB's union_by_name) without a job to infer it; given files rather than folders,
+        # it takes each file's own folder as the base path and adds no ``month`` column.
+        df = session.read.schema(spark_schema).parquet(*(str(p.resolve()) for p in paths))
+    return _spark_view(con, df, ibis.util.gen_name("lake"))
 
 
 def read_tier_history(con: BaseBackend, files: list[Path]) -> ir.Table:
@@ -161,4 +292,4 @@ def compute_features(
         inputs = read_lake(con, lake_dir, as_of)
         return con.to_pyarrow(feature_expression(inputs, as_of, config))
     finally:
-        con.disconnect()
+        disconnect(con)
