@@ -219,7 +219,7 @@ def plant(book: Book, people: People, ctx: Context, rng: np.random.Generator) ->
         closed = as_of - 50 - 10 * k
         acc = pl.account(i, "PDT730", as_of - 500, maturity=as_of + 230, closed=closed)
         pl.balance(acc, ctx.first_day - 1, 30_000_000)
-        pl.tx(acc, closed, 9, -30_000_000, "counter", "transfer_out")
+        pl.tx(acc, closed, 9, -30_000_000, "counter", "redemption")
         pl.tx(cur, closed, 9.1, 30_000_000, "auto", "transfer_in")
         pl.tx(cur, closed + 1, 10, -29_500_000, "counter", "transfer_out", None, pl.new_counterparty())
 

@@ -182,9 +182,10 @@ def generate_chunk(rng: np.random.Generator, p: People, ctx: Context) -> Book:
         chan = np.where(rng.random(cust.size) < p.counter[cust] + 0.2, CHANNEL["counter"], CHANNEL["mobile"])
         cat = CATEGORY["transfer_in"] if category == "deposit_time" else CATEGORY["investment"]
         book.add_tx(acc[new], _times(rng, opened[new]), cents[new], chan[new], cat)
-        # proceeds of a closed deposit go back to the current account the same morning
+        # proceeds of a closed deposit go back to the current account the same morning; booked as a
+        # redemption, not a transfer_out, so a maturity never looks like money leaving the bank
         done = closed != NULL_DAY
-        out_cat = CATEGORY["transfer_out"] if category == "deposit_time" else CATEGORY["redemption"]
+        out_cat = CATEGORY["redemption"]
         sec = closed[done].astype(np.int64) * DAY + 8 * 3600 + rng.integers(0, 3600, int(done.sum()))
         book.add_tx(acc[done], sec, -cents[done], CHANNEL["auto"], out_cat)
         capital.append(len(book.tx_cp))
