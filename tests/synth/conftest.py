@@ -17,7 +17,7 @@ CUSTOMERS = 5000
 @pytest.fixture(scope="session")
 def csv_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BundleSummary]:
     out = tmp_path_factory.mktemp("bundle_csv")
-    return out, generate_bundle(out, customers=CUSTOMERS, months=12, seed=7, as_of=AS_OF, fmt="csv")
+    return out, generate_bundle(out, customers=CUSTOMERS, months=8, seed=7, as_of=AS_OF, fmt="csv")
 
 
 @pytest.fixture(scope="session")

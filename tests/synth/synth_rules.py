@@ -43,12 +43,12 @@ def connect_csv(bundle: Path) -> duckdb.DuckDBPyConnection:
 
 
 def prepare_rules(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """Daily balances and AUM (SPEC 4.1) for the last 200 days, as tables the rule queries share."""
+    """Daily balances and AUM (SPEC 4.1) over the 120 days the rules look back, as shared tables."""
     a = f"date '{as_of}'"
     con.execute(
         f"""
         create table days as select (d::date) as d
-            from range({a} - interval 200 day, {a} + interval 1 day, interval 1 day) t(d);
+            from range({a} - interval 120 day, {a} + interval 1 day, interval 1 day) t(d);
         create table daily_bal as
         select g.account_id, g.customer_id, g.category, g.d,
                case when g.closed_on is not null and g.d >= g.closed_on then 0 else coalesce(b.balance, 0) end as bal
