@@ -835,12 +835,13 @@ def markdown_scaling(results: list[dict[str, Any]]) -> str:
 
 
 def git_commit() -> str:
+    """HEAD's short hash, with ``+dirty`` when the product's sources have uncommitted changes."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -894,6 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             failed = problems
             break
+    machine["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     document = {
         "machine": machine,
         "command": command,
@@ -905,7 +907,8 @@ def main(argv: list[str] | None = None) -> int:
     results_path.write_text(json.dumps(document, indent=2, default=str))
 
     print(
-        f"\nNightly run — {stamp}, commit {machine['commit']}, {machine['cpus']} cores, {machine['memory_gb']:.0f} GB, "
+        f"\nNightly run — {stamp} to {machine['finished']}, commit {machine['commit']}, "
+        f"{machine['cpus']} cores, {machine['memory_gb']:.0f} GB, "
         f"Python {machine['python']}, DuckDB {machine['duckdb']}, Ibis {machine['ibis']}, pandas {machine['pandas']}\n"
     )
     print(f"`{command}`\n")
