@@ -124,3 +124,31 @@ def test_failed_file_keeps_what_an_earlier_bundle_loaded(settings: Settings, eng
     report = load(settings, engine, folder)
     assert report.files["transactions"].status == "failed"
     assert lake_rows(settings, "transactions") == before
+
+
+def test_line_numbers_hold_across_a_file_read_in_parallel_blocks(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """DuckDB reads big files in parallel blocks; the numbering must still be the physical line."""
+    bundle = base_bundle()
+    bad_rows = {7, 123_457, 299_999, 599_998}
+    bundle["transactions"] = [
+        {
+            "tx_id": f"X{i:07d}",
+            "account_id": "A001",
+            "ts": "2026-03-05T09:30:00+08:00",
+            "amount": "oops" if i in bad_rows else f"{i % 1000}.25",
+            "channel": "mobile",
+            "category": "purchase",
+            "merchant_group": "",
+            "counterparty": "",
+        }
+        for i in range(600_000)
+    ]
+    report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
+    assert report.files["transactions"].reasons == {"bad_type": 4}
+    with engine.connect() as conn:
+        from bankcrm.ingest import repository
+
+        stored = repository.rejects_of_load(conn, report.load_id or 0)
+    assert [r["line"] for r in stored if r["file"] == "transactions"] == sorted(i + 2 for i in bad_rows)

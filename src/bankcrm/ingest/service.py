@@ -229,6 +229,8 @@ class _FileLoader:
         """Read the file into the staged table with row-level faults; a read failure is a MalformedFile."""
         src_types = register_source(self.con, bundle_file, SOURCE)
         try:
+            # line numbers come from the scan order (see reader); later steps need no order
+            self.con.execute("SET preserve_insertion_order = true")
             self.con.execute(stage_sql(bundle_file.spec, SOURCE, src_types, STAGED, parents))
         except (duckdb.InvalidInputException, duckdb.IOException, pa.ArrowException) as exc:
             # only failures of reading the source itself; a failing statement of ours is a bug, not a bad file
@@ -236,10 +238,8 @@ class _FileLoader:
                 raise diagnose_csv(bundle_file, exc) from exc
             raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
         finally:
-            if bundle_file.format == "csv":
-                self.con.unregister(SOURCE)
-            else:
-                self.con.execute(f"DROP VIEW IF EXISTS {SOURCE}")
+            self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute(f"DROP VIEW IF EXISTS {SOURCE}")
 
     def _parent_views(self, spec: FileSpec) -> dict[str, str]:
         """Known keys of each referenced file: the database, which already holds this bundle's accepted rows."""
