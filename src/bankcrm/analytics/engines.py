@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sys
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -54,6 +55,7 @@ MASTER_TABLES = ("customers", "accounts", "products")
 SPARK_LOCAL_SHUFFLE_PARTITIONS = 8
 SPARK_DRIVER_MEMORY = "6g"
 SPARK_LOG_CONFIG = "spark-log4j2.properties"
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 SPARK_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -145,23 +147,27 @@ def _connect_spark(master: str | None) -> BaseBackend:
     return con
 
 
-def spark_session(master: str | None = None) -> SparkSession:
-    """A SparkSession configured for the nightly run (``local[*]`` unless a master URL is given)."""
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """A SparkSession for the nightly run (``local[*]`` unless a master URL is given; ``conf`` adds or overrides)."""
     from pyspark.sql import SparkSession
 
     master = master or "local[*]"
-    conf = dict(SPARK_CONF)
+    settings = dict(SPARK_CONF)
     if master.startswith("local"):
-        conf.update(SPARK_LOCAL_CONF)
+        settings.update(SPARK_LOCAL_CONF)
         # should a Python worker ever start, it runs this interpreter, not whichever python3 is on PATH
-        conf["spark.pyspark.python"] = sys.executable
+        settings["spark.pyspark.python"] = sys.executable
         log_config = Path(__file__).with_name(SPARK_LOG_CONFIG)
         if log_config.is_file():
             # read by the driver JVM as it starts, so even the start-up warnings stay quiet (a
             # cluster's driver options are left to its spark-defaults.conf)
-            conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
+            settings[JAVA_OPTIONS] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
+    for key, value in (conf or {}).items():
+        if key == JAVA_OPTIONS and JAVA_OPTIONS in settings:
+            value = f"{settings[key]} {value}"  # keep the quiet logging as well
+        settings[key] = value
     builder = SparkSession.builder.master(master).appName("bankcrm-nightly")
-    for key, value in conf.items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
