@@ -13,7 +13,7 @@ PORT ?= 8000
 $(BIN)/bankcrm: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev,postgres]'
+	$(BIN)/pip install -e '.[dev,postgres,spark]'
 	touch $@
 
 install: $(BIN)/bankcrm
