@@ -7,6 +7,8 @@ leaves it running). Skipped when PySpark is not installed; CI installs the ``spa
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,6 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("pyspark", reason="PySpark is not installed (pip install -e '.[spark]')")
+if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+    pytest.skip("Java is not installed (PySpark needs Java 17)", allow_module_level=True)
 
 # the hand-worked lake of the DuckDB tests, as a fixture here too
 from test_engines import AS_OF, tiny_lake
