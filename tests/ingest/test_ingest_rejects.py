@@ -126,6 +126,12 @@ def test_duplicate_key_first_row_wins(settings: Settings, engine: Engine, tmp_pa
     dup = [r for r in stored if r["file"] == file]
     assert dup[0]["line"] == len(bundle[file]) + 1
     assert dup[0]["detail"] == "key already accepted at line 2"
+    if file == "customers":
+        with engine.connect() as conn:
+            from sqlalchemy import text
+
+            city = conn.execute(text("select city from customers where customer_id = 'C001'")).scalar_one()
+        assert city == first["city"]
 
 
 def test_precedence_of_reasons(settings: Settings, engine: Engine, tmp_path: Path) -> None:

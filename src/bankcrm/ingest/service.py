@@ -254,12 +254,15 @@ class _FileLoader:
         accepted = f"FROM {STAGED} WHERE {FAULT} IS NULL"
         if spec.name == "balances":
             return f"SELECT account_id, date, balance, strftime(date, '%Y-%m') AS month {accepted}"
+        # the local calendar date decides the day and the month folder (computed once per row)
         local_date = f"CAST(timezone('{BUNDLE_TIMEZONE}', ts) AS DATE)"
         if spec.name == "transactions":
             # a keyed pseudonym: the same counterparty maps to the same value, and the name never reaches the lake
             pseudonym = f"'cp_' || substr(sha256('{self.pseudonym_key}' || counterparty), 1, 20)"
-            return f"""SELECT tx_id, account_id, ts, {local_date} AS tx_date, amount, channel, category,
-                              merchant_group, CASE WHEN counterparty IS NOT NULL THEN {pseudonym} END AS counterparty,
-                              strftime({local_date}, '%Y-%m') AS month {accepted}"""
-        return f"""SELECT customer_id, ts, {local_date} AS event_date, event,
-                          strftime({local_date}, '%Y-%m') AS month {accepted}"""
+            return f"""SELECT *, strftime(tx_date, '%Y-%m') AS month FROM (
+                           SELECT tx_id, account_id, ts, {local_date} AS tx_date, amount, channel, category,
+                                  merchant_group,
+                                  CASE WHEN counterparty IS NOT NULL THEN {pseudonym} END AS counterparty
+                           {accepted})"""
+        return f"""SELECT *, strftime(event_date, '%Y-%m') AS month FROM (
+                       SELECT customer_id, ts, {local_date} AS event_date, event {accepted})"""

@@ -216,12 +216,21 @@ def check_self_reference(
 
 
 def check_duplicates(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str) -> None:
-    """Later rows with the key of an earlier surviving row are duplicates (first wins)."""
+    """Later rows with the key of an earlier surviving row are duplicates (first wins).
+
+    Grouping a hundred million string keys is slow, so rows are first grouped by a 64-bit hash
+    of the key; only the few rows whose hash repeats are grouped by the key itself.
+    """
     keys = ", ".join(q(k) for k in spec.key)
     join = " AND ".join(f"d.{q(k)} = {table}.{q(k)}" for k in spec.key)
     con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE dup_hashes AS
+            SELECT hash({keys}) AS h FROM {table} WHERE {FAULT} IS NULL GROUP BY h HAVING count(*) > 1"""
+    )
+    con.execute(
         f"""CREATE OR REPLACE TEMP TABLE dup_keys AS
-            SELECT {keys}, min({LINE}) AS first_line FROM {table} WHERE {FAULT} IS NULL
+            SELECT {keys}, min({LINE}) AS first_line FROM {table}
+            WHERE {FAULT} IS NULL AND hash({keys}) IN (SELECT h FROM dup_hashes)
             GROUP BY ALL HAVING count(*) > 1"""
     )
     label = "+".join(spec.key)
