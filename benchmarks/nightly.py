@@ -737,6 +737,7 @@ def bench_size(customers: int, args: argparse.Namespace) -> tuple[dict[str, Any]
         impl: {
             "runs": rs,
             "seconds": median([r["seconds"] for r in rs]),
+            "cpu_seconds": median([r["cpu_seconds"] for r in rs]),
             "peak_rss_bytes": max(r["peak_rss_bytes"] for r in rs),
         }
         for impl, rs in feature_runs.items()
@@ -788,14 +789,17 @@ def markdown_size(r: dict[str, Any], repeat: int) -> str:
             lines.append(f"| Spark peak RSS (driver + JVM) | {_gb(spark['peak_rss_bytes'])} |")
     feats = r["features"]
     ibis_s = feats["ibis"]["seconds"]
-    lines += ["", "| feature table | seconds | peak RSS | ratio |", "|---|---:|---:|---:|"]
+    lines += ["", "| feature table | seconds | CPU s (child) | peak RSS | ratio |", "|---|---:|---:|---:|---:|"]
     for impl, f in feats.items():
         ratio = {
             "ibis": "—",
             "sql": f"Ibis ÷ SQL = {ibis_s / f['seconds']:.2f}×",
             "pandas": f"pandas ÷ Ibis = {f['seconds'] / ibis_s:.1f}×",
         }[impl]
-        lines.append(f"| {IMPLEMENTATION_LABELS[impl]} | {f['seconds']:.2f} | {_gb(f['peak_rss_bytes'])} | {ratio} |")
+        lines.append(
+            f"| {IMPLEMENTATION_LABELS[impl]} | {f['seconds']:.2f} | {f['cpu_seconds']:.1f} "
+            f"| {_gb(f['peak_rss_bytes'])} | {ratio} |"
+        )
     agreement = r["agreement"]
     verdict = "agree" if agreement["ok"] else "DISAGREE"
     lines += ["", f"The feature tables {verdict} ({', '.join(agreement['compared'])}; floats to 1e-9 relative)."]
