@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bankcrm.db.base import utcnow
@@ -79,12 +79,15 @@ def abandon_unfinished_runs(session: Session) -> list[int]:
     return stale
 
 
-def _rows(table: pa.Table, run_id: int, columns: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
-    for batch in table.select(list(columns)).to_batches(max_chunksize=_INSERT_BATCH):
-        rows = batch.to_pylist()
-        for row in rows:
-            row["run_id"] = run_id
-        yield rows
+def _plain_rows(data: pa.Table, run_id: int, columns: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+    """Batches of plain tuples (run_id first; dates as ISO text, as SQLAlchemy stores them in SQLite)."""
+    for batch in data.select(list(columns)).to_batches(max_chunksize=_INSERT_BATCH):
+        values = []
+        for column in batch.columns:
+            if pa.types.is_date(column.type):
+                column = column.cast(pa.string())
+            values.append(column.to_pylist())
+        yield [(run_id, *row) for row in zip(*values, strict=True)]
 
 
 def insert_scores(conn: Connection, run_id: int, scores: pa.Table) -> int:
@@ -100,10 +103,14 @@ def insert_tier_history(conn: Connection, run_id: int, tiers: pa.Table) -> int:
 def _bulk_insert(conn: Connection, table_name: str, run_id: int, data: pa.Table, columns: list[str]) -> int:
     if conn.dialect.name == "postgresql":
         return _copy_postgres(conn, table_name, run_id, data, columns)
-    table = CustomerScore.metadata.tables[table_name]
+    # the DB-API's executemany on plain tuples: several times faster than ORM-style dict rows
+    # for a million customers, and the values are already typed by Arrow
+    cols = ", ".join(f'"{c}"' for c in ("run_id", *columns))
+    marks = ", ".join("?" for _ in range(len(columns) + 1))
+    sql = f'INSERT INTO "{table_name}" ({cols}) VALUES ({marks})'
     n = 0
-    for rows in _rows(data, run_id, columns):
-        conn.execute(insert(table), rows)
+    for rows in _plain_rows(data, run_id, columns):
+        conn.exec_driver_sql(sql, rows)
         n += len(rows)
     return n
 
