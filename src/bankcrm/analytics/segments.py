@@ -18,12 +18,6 @@ import pyarrow as pa
 from sklearn.cluster import KMeans
 
 SEGMENT_FEATURES = ("ln_aum_90d", "age", "tx_count_90d", "mobile_share_90d", "aum_growth_6m")
-SEGMENT_NAMES = {
-    "B": "培育期 cultivation",
-    "C": "潜力 potential",
-    "A": "成长期 growth",
-    "D": "一般 general",
-}
 
 
 @dataclass(frozen=True)
