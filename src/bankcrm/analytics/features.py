@@ -19,30 +19,7 @@ import ibis.expr.types as ir
 
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.reference import ASSET_CATEGORIES, LIABILITY_CATEGORIES, NON_CUSTOMER_TX_CATEGORIES
-
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "aum_avg_30d",
-    "aum_avg_90d",
-    "aum_avg_180d",
-    "aum_growth_6m",
-    "liability_balance",
-    "tx_count_90d",
-    "tx_amount_90d",
-    "tx_volume_growth_6m",
-    "mobile_share_90d",
-    "counter_share_90d",
-    "last_tx_date",
-    "recency_days",
-    "active_months_6m",
-    "payroll_months_3m",
-    "product_count",
-    "age",
-    "tenure_years",
-    "revenue_annual",
-    "cost_annual",
-    "net_contribution",
-)
+from bankcrm.scores.columns import FEATURE_COLUMNS
 
 DAYS_PER_YEAR = 365
 # aum_avg_30d, aum_avg_90d, aum_avg_180d; the growth base is a 30-day mean too

@@ -11,43 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bankcrm.scores import repository as repo
+from bankcrm.scores.columns import EXPORT_COLUMNS
 from bankcrm.scores.models import CustomerScore
-
-# SPEC section 10: the export's columns, in this order, named exactly so
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "aum_avg_30d",
-    "aum_avg_90d",
-    "aum_avg_180d",
-    "aum_growth_6m",
-    "liability_balance",
-    "tx_count_90d",
-    "tx_amount_90d",
-    "tx_volume_growth_6m",
-    "mobile_share_90d",
-    "counter_share_90d",
-    "last_tx_date",
-    "recency_days",
-    "active_months_6m",
-    "payroll_months_3m",
-    "product_count",
-    "age",
-    "tenure_years",
-    "revenue_annual",
-    "cost_annual",
-    "net_contribution",
-    "value_class",
-    "tier_raw",
-    "tier",
-    "segment",
-    "current_value",
-    "potential_value",
-    "value_index",
-    "clv_historical",
-    "clv_current",
-    "clv_potential",
-    "p_alive",
-)
 
 
 class ScoresError(Exception):
