@@ -20,7 +20,13 @@ import ibis
 import ibis.expr.types as ir
 
 from bankcrm.analytics.config import NightlyConfig
-from bankcrm.analytics.features import DAYS_PER_YEAR, balance_intervals, day_offset, is_customer_initiated
+from bankcrm.analytics.features import (
+    DAYS_PER_YEAR,
+    balance_intervals,
+    day_offset,
+    is_customer_initiated,
+    left_join_on,
+)
 
 
 def historical_contribution(
@@ -73,8 +79,7 @@ def historical_contribution(
 
     out = customers.select("customer_id")
     for part in (margin_revenue, open_days, tx_costs):
-        joined = out.left_join(part, out.customer_id == part.customer_id)
-        out = joined.select(out, *(joined[c] for c in part.columns if c != "customer_id"))
+        out = left_join_on(out, part, "customer_id")
     revenue = out.margin_revenue.fill_null(0.0) + out.fees.fill_null(0.0)
     cost = (
         out.counter_tx.fill_null(0).cast("float64") * config.cost_per_counter_tx

@@ -25,6 +25,7 @@ from bankcrm import lake
 from bankcrm.analytics import clv, engines, lifetime, publish, segments, tiers, value
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.configuration import load_config
+from bankcrm.analytics.features import left_join_on
 from bankcrm.config import Settings
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as repo
@@ -202,8 +203,7 @@ def _compute_and_publish(
 def _join_all(features: ir.Table, *parts: ir.Table) -> ir.Table:
     out = features
     for part in parts:
-        joined = out.left_join(part, out.customer_id == part.customer_id)
-        out = joined.select(out, *(joined[c] for c in part.columns if c != "customer_id"))
+        out = left_join_on(out, part, "customer_id")
     return out
 
 
