@@ -76,3 +76,37 @@ class ContactVersion(Base):
     changed_by: Mapped[str | None] = mapped_column(String(64))  # staff id, or None for an extract
     source: Mapped[str] = mapped_column(String(20))  # extract or staff
     reason: Mapped[str | None] = mapped_column(String(400))
+
+
+class Interaction(Base):
+    """A logged contact with a customer: visit, call, WeCom, SMS …, with notes and the next step."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(32), ForeignKey("customers.customer_id"), index=True)
+    staff_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))  # visit, call, wecom, sms, email, app, branch_event
+    # care, review, service, marketing, survey, task — cadence counts review/care/marketing contacts
+    purpose: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    next_step: Mapped[str | None] = mapped_column(String(400))
+    next_step_on: Mapped[date | None] = mapped_column(Date)
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerAssignment(Base):
+    """A change of a customer's relationship manager, with who did it and why."""
+
+    __tablename__ = "customer_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(32), ForeignKey("customers.customer_id"), index=True)
+    from_rm_id: Mapped[str | None] = mapped_column(String(32))
+    to_rm_id: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(400))
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

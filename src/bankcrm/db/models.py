@@ -1,13 +1,14 @@
 """Imports every table so that Alembic and the tests see the whole schema."""
 
 from bankcrm.audit.models import AuditChainHead, AuditEvent
-from bankcrm.customers.models import ConsentEvent, ContactVersion, Customer
+from bankcrm.customers.models import ConsentEvent, ContactVersion, Customer, CustomerAssignment, Interaction
 from bankcrm.db.base import Base
 from bankcrm.ingest.models import IngestLoad, IngestReject
 from bankcrm.products.models import Account, Product
 from bankcrm.scores.models import AppSetting, AppState, CustomerScore, NightlyRun, TierHistory
 from bankcrm.security.models import ApiToken, User, UserSession
 from bankcrm.staff.models import Branch, Staff, Team
+from bankcrm.tasks.models import Rule, RuleVersion, Task, TaskEvent, TaskRunHit
 
 __all__ = [
     "Account",
@@ -21,12 +22,19 @@ __all__ = [
     "ConsentEvent",
     "ContactVersion",
     "Customer",
+    "CustomerAssignment",
     "CustomerScore",
     "IngestLoad",
     "IngestReject",
+    "Interaction",
     "NightlyRun",
     "Product",
+    "Rule",
+    "RuleVersion",
     "Staff",
+    "Task",
+    "TaskEvent",
+    "TaskRunHit",
     "Team",
     "TierHistory",
     "User",
