@@ -1,9 +1,14 @@
 """The nightly job (SPEC 4): read the lake, compute every feature and label, publish atomically.
 
-Steps (each timed): prepare → read → features → tiers → value → segments → clv → publish.
-All computation is Ibis expressions run by the chosen engine, except the two model fits
-that need the sample in memory (K-means; BG/NBD and Gamma-Gamma), which run in NumPy on
-inputs the engine produced.
+Steps (each timed): prepare → read → features → tiers → value → segments → clv → rules →
+tasks → publish. All computation is Ibis expressions run by the chosen engine, except the two
+model fits that need the sample in memory (K-means; BG/NBD and Gamma-Gamma), which run in
+NumPy on inputs the engine produced.
+
+The maintenance rules (SPEC 5.3/5.4) are evaluated inside the engine over the scores and the
+trigger facts of ``rule_features``; their items are written (``tasks``) before the pointer
+flips, so an alert raised from this night's data is never lost to a kill between the two —
+the next run re-confirms open items instead of duplicating them.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import ibis.expr.types as ir
@@ -22,15 +27,18 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 from bankcrm import lake
-from bankcrm.analytics import clv, engines, lifetime, publish, segments, tiers, value
+from bankcrm.analytics import clv, engines, lifetime, publish, rule_features, rules, segments, tiers, value
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.configuration import load_config
 from bankcrm.analytics.features import left_join_on
 from bankcrm.config import Settings
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as repo
+from bankcrm.tasks import service as task_service
+from bankcrm.tasks.conditions import ConditionError
+from bankcrm.tasks.models import Rule
 
-STEPS = ("prepare", "read", "features", "tiers", "value", "segments", "clv", "publish")
+STEPS = ("prepare", "read", "features", "tiers", "value", "segments", "clv", "rules", "tasks", "publish")
 
 
 class NightlyError(Exception):
@@ -51,6 +59,8 @@ class RunResult:
     models: dict[str, Any] = field(default_factory=dict)
     tasks_created: int = 0
     opportunities_created: int = 0
+    rule_hits: dict[str, int] = field(default_factory=dict)
+    rule_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +74,8 @@ class RunResult:
             "segment_profile": self.segment_profile,
             "tasks_created": self.tasks_created,
             "opportunities_created": self.opportunities_created,
+            "rule_hits": self.rule_hits,
+            "rule_errors": self.rule_errors,
             "timings": self.timings,
             "models": self.models,
         }
@@ -100,11 +112,14 @@ def run_nightly(
         with session_scope(session_factory(db_engine)) as session:
             repo.abandon_unfinished_runs(session)
         publish.sync_tier_history(db_engine, lake_dir)
+        active_rules = load_enabled_rules(db_engine)
         with session_scope(session_factory(db_engine)) as session:
             run_id = repo.create_run(session, as_of=as_of, engine=engine, config_json=config.model_dump_json()).id
 
     try:
-        result = _compute_and_publish(settings, db_engine, as_of, engine, spark_master, config, run_id, step, timings)
+        result = _compute_and_publish(
+            settings, db_engine, as_of, engine, spark_master, config, run_id, step, timings, active_rules
+        )
     except BaseException as exc:
         with session_scope(session_factory(db_engine)) as session:
             repo.mark_failed(session, run_id, f"{type(exc).__name__}: {exc}")
@@ -122,6 +137,7 @@ def _compute_and_publish(
     run_id: int,
     step: Callable[[str], Any],
     timings: dict[str, float],
+    active_rules: list[Rule],
 ) -> RunResult:
     lake_dir = settings.lake_dir
     with step("read"):
@@ -164,8 +180,40 @@ def _compute_and_publish(
                 ).order_by("customer_id")
             )
             published, clv_models = _add_lifetime_value(published, historical, rfm, config)
+        with step("rules"):
+            compiled, rule_errors = _compile_rules(active_rules)
+            facts = engines.materialize(
+                con,
+                rule_features.customer_rule_features(
+                    inputs.customers,
+                    inputs.accounts,
+                    inputs.products,
+                    inputs.balances,
+                    inputs.transactions,
+                    inputs.behavior_events,
+                    history,
+                    as_of,
+                ),
+                "rule_features",
+            )
+            table = rules.rule_table(scored, facts)
+            hits = con.to_pyarrow(rules.evaluate(table, compiled).order_by("customer_id"))
     finally:
         engines.disconnect(con)
+
+    with step("tasks"):
+        evaluated = [r for r in active_rules if r.rule_id not in rule_errors]
+        with db_engine.begin() as conn:
+            items = task_service.record_run_items(
+                conn,
+                run_id,
+                hits,
+                evaluated,
+                {c.rule_id: c.condition.columns for c in compiled},
+                now=datetime.now(UTC),
+            )
+        with session_scope(session_factory(db_engine)) as session:
+            task_service.escalate_overdue(session)
 
     summary = {
         "as_of": as_of,
@@ -175,6 +223,10 @@ def _compute_and_publish(
         "value_classes": _counts(published, "value_class"),
         "segment_profile": profile,
         "models": {"segments": model.to_dict(), **clv_models},
+        "tasks_created": items.tasks_created,
+        "opportunities_created": items.opportunities_created,
+        "rule_hits": items.by_rule,
+        "rule_errors": rule_errors,
     }
     with step("publish"):
         publish.publish(
@@ -197,7 +249,34 @@ def _compute_and_publish(
         value_classes=summary["value_classes"],
         segment_profile=profile,
         models=summary["models"],
+        tasks_created=items.tasks_created,
+        opportunities_created=items.opportunities_created,
+        rule_hits=items.by_rule,
+        rule_errors=rule_errors,
     )
+
+
+RULE_COLUMNS = [c.key for c in Rule.__table__.columns]
+
+
+def load_enabled_rules(db_engine: Engine) -> list[Rule]:
+    """The enabled rules as detached copies (the shipped defaults are added first if missing)."""
+    with session_scope(session_factory(db_engine)) as session:
+        task_service.ensure_default_rules(session)
+        stored = task_service.list_rules(session)
+        return [Rule(**{k: getattr(r, k) for k in RULE_COLUMNS}) for r in stored if r.enabled]
+
+
+def _compile_rules(active: list[Rule]) -> tuple[list[rules.CompiledRule], dict[str, str]]:
+    """Checked conditions; a rule that no longer passes is skipped and reported, not fatal to the night."""
+    compiled: list[rules.CompiledRule] = []
+    errors: dict[str, str] = {}
+    for rule in active:
+        try:
+            compiled.append(rules.compile_rule(rule.rule_id, rule.condition))
+        except ConditionError as exc:
+            errors[rule.rule_id] = str(exc)
+    return compiled, errors
 
 
 def _join_all(features: ir.Table, *parts: ir.Table) -> ir.Table:

@@ -1,0 +1,175 @@
+"""All SQL of the maintenance engine: rules and their versions, work items, run hits and item history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from bankcrm.staff.models import Staff, Team
+from bankcrm.tasks.models import OPEN_STATUSES, Rule, RuleVersion, Task, TaskEvent, TaskRunHit
+
+INSERT_BATCH = 20_000
+
+
+# --- rules ---
+
+
+def list_rules(session: Session) -> Sequence[Rule]:
+    return session.scalars(select(Rule).order_by(Rule.category, Rule.rule_id)).all()
+
+
+def get_rule(session: Session, rule_id: str, *, for_update: bool = False) -> Rule | None:
+    stmt = select(Rule).where(Rule.rule_id == rule_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def add_rule(session: Session, rule: Rule) -> None:
+    session.add(rule)
+    session.flush()
+
+
+def add_rule_version(session: Session, version: RuleVersion) -> None:
+    session.add(version)
+    session.flush()
+
+
+def rule_versions(session: Session, rule_id: str) -> Sequence[RuleVersion]:
+    return session.scalars(
+        select(RuleVersion).where(RuleVersion.rule_id == rule_id).order_by(RuleVersion.version)
+    ).all()
+
+
+# --- items raised by a run ---
+
+
+def open_items(conn: Connection, rule_ids: Sequence[str]) -> dict[str, int]:
+    """open_key → task_id of every open item of these rules."""
+    if not rule_ids:
+        return {}
+    rows = conn.execute(
+        select(Task.open_key, Task.task_id).where(Task.open_key.is_not(None), Task.rule_id.in_(rule_ids))
+    )
+    return {key: task_id for key, task_id in rows if key is not None}
+
+
+def recently_closed(conn: Connection, since_by_rule: dict[str, datetime]) -> set[tuple[str, str]]:
+    """(customer_id, rule_id) of items closed after each rule's cooldown start."""
+    if not since_by_rule:
+        return set()
+    clauses = [and_(Task.rule_id == rule_id, Task.closed_at >= since) for rule_id, since in since_by_rule.items()]
+    rows = conn.execute(
+        select(Task.customer_id, Task.rule_id).where(Task.closed_at.is_not(None), or_(*clauses)).distinct()
+    )
+    return {(customer_id, rule_id) for customer_id, rule_id in rows if rule_id is not None}
+
+
+def insert_items(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Bulk-insert new items (executemany in batches)."""
+    for start in range(0, len(rows), INSERT_BATCH):
+        conn.execute(insert(Task), rows[start : start + INSERT_BATCH])
+    return len(rows)
+
+
+def record_hits_for_new(conn: Connection, run_id: int) -> None:
+    """Every item this run created is one of its hits."""
+    conn.execute(
+        insert(TaskRunHit).from_select(
+            ["run_id", "task_id"], select(Task.run_id, Task.task_id).where(Task.run_id == run_id)
+        )
+    )
+
+
+def record_hits(conn: Connection, run_id: int, task_ids: Iterable[int]) -> None:
+    rows = [{"run_id": run_id, "task_id": t} for t in task_ids]
+    for start in range(0, len(rows), INSERT_BATCH):
+        conn.execute(insert(TaskRunHit), rows[start : start + INSERT_BATCH])
+
+
+def delete_hits(conn: Connection, run_id: int) -> None:
+    conn.execute(delete(TaskRunHit).where(TaskRunHit.run_id == run_id))
+
+
+def prune_hits(conn: Connection, keep_run_ids: Sequence[int]) -> None:
+    """Drop run hits of runs no longer kept (the items themselves stay)."""
+    if keep_run_ids:
+        conn.execute(delete(TaskRunHit).where(TaskRunHit.run_id.not_in(keep_run_ids)))
+
+
+def run_items(session: Session, run_id: int) -> Sequence[Task]:
+    """The items a run raised or re-confirmed, in task id order."""
+    return session.scalars(
+        select(Task)
+        .join(TaskRunHit, TaskRunHit.task_id == Task.task_id)
+        .where(TaskRunHit.run_id == run_id)
+        .order_by(Task.task_id)
+    ).all()
+
+
+def count_created(session: Session, run_id: int) -> dict[str, int]:
+    rows = session.execute(select(Task.kind, func.count()).where(Task.run_id == run_id).group_by(Task.kind))
+    return {kind: n for kind, n in rows}
+
+
+# --- working items ---
+
+
+def get_item(session: Session, task_id: int, *, for_update: bool = False) -> Task | None:
+    stmt = select(Task).where(Task.task_id == task_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def add_event(session: Session, event: TaskEvent) -> None:
+    session.add(event)
+
+
+def overdue_escalations(session: Session, now: datetime) -> Sequence[Task]:
+    """Open items of escalating rules past their due time and not yet escalated."""
+    escalating = select(Rule.rule_id).where(Rule.escalates.is_(True))
+    return session.scalars(
+        select(Task)
+        .where(
+            Task.status.in_(OPEN_STATUSES),
+            Task.escalated_at.is_(None),
+            Task.due_at < now,
+            Task.rule_id.in_(escalating),
+        )
+        .order_by(Task.task_id)
+        .with_for_update()
+    ).all()
+
+
+def team_lead_for(session: Session, staff_id: str | None, branch_id: str | None) -> str | None:
+    """The team lead of an RM's team; else a team lead of the branch; else None."""
+    if staff_id:
+        team_id = session.scalar(select(Staff.team_id).where(Staff.staff_id == staff_id))
+        if team_id:
+            lead = session.scalar(select(Team.lead_staff_id).where(Team.team_id == team_id))
+            if lead:
+                return lead
+            lead = session.scalar(
+                select(Staff.staff_id).where(Staff.team_id == team_id, Staff.role == "team_lead").limit(1)
+            )
+            if lead:
+                return lead
+        if branch_id is None:
+            branch_id = session.scalar(select(Staff.branch_id).where(Staff.staff_id == staff_id))
+    if branch_id:
+        return session.scalar(
+            select(Staff.staff_id)
+            .where(Staff.branch_id == branch_id, Staff.role == "team_lead")
+            .order_by(Staff.staff_id)
+            .limit(1)
+        )
+    return None
+
+
+def close_open_key(session: Session, task_id: int) -> None:
+    session.execute(update(Task).where(Task.task_id == task_id).values(open_key=None))

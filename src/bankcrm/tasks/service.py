@@ -1,0 +1,490 @@
+"""Business rules of the maintenance engine: rules as data, items from a run's hits, SLAs, escalation, export.
+
+One open item per (customer, rule): an item holds ``open_key = "customer|rule"`` while it is
+open (a unique index), so a rule that fires again on a later night re-confirms the open item
+instead of raising a second one. After an item is closed, the rule's cooldown keeps the same
+occurrence (the same birthday, the same maturity) from raising a new item the next night.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from bankcrm.audit.service import Actor, AuditAction, record, record_change
+from bankcrm.reference import PRODUCT_CATEGORIES
+from bankcrm.security.permissions import NotFound, Permission, Principal, require
+from bankcrm.tasks import repository as repo
+from bankcrm.tasks.conditions import ConditionError
+from bankcrm.tasks.defaults import DEFAULT_RULES, RuleDefinition
+from bankcrm.tasks.models import OPEN_STATUSES, Rule, RuleVersion, Task, TaskEvent
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+KINDS = ("task", "opportunity", "message")
+PRIORITIES = ("urgent", "high", "normal", "low")
+CATEGORIES = ("event", "need", "custom")
+TIERS = ("vip", "potential", "ordinary")
+CHANNELS = ("visit", "call", "wecom", "sms", "email", "wechat", "app")
+EXPORT_COLUMNS = (
+    "task_id",
+    "customer_id",
+    "rule_id",
+    "kind",
+    "priority",
+    "created_at",
+    "due_at",
+    "assigned_to",
+    "status",
+)
+RULE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class RuleError(ValueError):
+    """A rule that was refused, with the reason (a bad condition says where)."""
+
+
+# --- rules as data ---
+
+
+def _rule_snapshot(rule: Rule) -> dict[str, Any]:
+    return {
+        "rule_id": rule.rule_id,
+        "version": rule.version,
+        "category": rule.category,
+        "name_zh": rule.name_zh,
+        "name_en": rule.name_en,
+        "condition": rule.condition,
+        "action": rule.action,
+        "tier_actions": json.loads(rule.tier_actions_json or "{}"),
+        "product_category": rule.product_category,
+        "offer": rule.offer,
+        "priority": rule.priority,
+        "sla_hours": rule.sla_hours,
+        "sla_working_days": rule.sla_working_days,
+        "escalates": rule.escalates,
+        "marketing": rule.marketing,
+        "cooldown_days": rule.cooldown_days,
+        "template_zh": rule.template_zh,
+        "template_en": rule.template_en,
+        "enabled": rule.enabled,
+    }
+
+
+def validate_rule_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Check every field of a rule; the condition is parsed and checked against the rule columns."""
+    from bankcrm.analytics.rules import compile_rule
+
+    rule_id = str(data.get("rule_id", ""))
+    if not rule_id or not set(rule_id) <= RULE_ID_CHARS or len(rule_id) > 64:
+        raise RuleError("rule_id: use 1–64 lower-case letters, digits and '_'")
+    for key, allowed in (("category", CATEGORIES), ("action", KINDS), ("priority", PRIORITIES)):
+        if data.get(key) not in allowed:
+            raise RuleError(f"{key}: {data.get(key)!r} is not one of {', '.join(allowed)}")
+    for key in ("name_zh", "name_en", "template_zh", "template_en"):
+        if not str(data.get(key) or "").strip():
+            raise RuleError(f"{key}: required")
+    sla = data.get("sla_hours")
+    if not isinstance(sla, int) or isinstance(sla, bool) or not 1 <= sla <= 24 * 365:
+        raise RuleError("sla_hours: a whole number of hours from 1 to 8760")
+    working = data.get("sla_working_days")
+    if working is not None and (not isinstance(working, int) or not 1 <= working <= 60):
+        raise RuleError("sla_working_days: a whole number of working days from 1 to 60, or empty")
+    cooldown = data.get("cooldown_days", 0)
+    if not isinstance(cooldown, int) or not 0 <= cooldown <= 366:
+        raise RuleError("cooldown_days: a whole number of days from 0 to 366")
+    product = data.get("product_category")
+    if product is not None and product not in PRODUCT_CATEGORIES:
+        raise RuleError(f"product_category: {product!r} is not a product category")
+    tier_actions = data.get("tier_actions") or {}
+    if not isinstance(tier_actions, dict):
+        raise RuleError("tier_actions: a mapping of tier to {kind, channel}")
+    for tier, action in tier_actions.items():
+        if tier not in (*TIERS, "*"):
+            raise RuleError(f"tier_actions: unknown tier {tier!r}")
+        if not isinstance(action, dict) or action.get("kind", data["action"]) not in KINDS:
+            raise RuleError(f"tier_actions.{tier}: kind must be one of {', '.join(KINDS)}")
+        if action.get("channel") is not None and action["channel"] not in CHANNELS:
+            raise RuleError(f"tier_actions.{tier}: channel must be one of {', '.join(CHANNELS)}")
+    try:
+        compile_rule(rule_id, str(data.get("condition", "")))
+    except ConditionError as exc:
+        raise RuleError(f"condition: {exc}") from exc
+    return data
+
+
+def _apply(rule: Rule, data: dict[str, Any]) -> None:
+    for key in (
+        "category",
+        "name_zh",
+        "name_en",
+        "condition",
+        "action",
+        "product_category",
+        "offer",
+        "priority",
+        "sla_hours",
+        "sla_working_days",
+        "escalates",
+        "marketing",
+        "cooldown_days",
+        "template_zh",
+        "template_en",
+    ):
+        if key in data:
+            setattr(rule, key, data[key])
+    if "tier_actions" in data:
+        rule.tier_actions_json = json.dumps(data["tier_actions"] or {}, ensure_ascii=False, sort_keys=True)
+
+
+def _save_version(session: Session, rule: Rule, change: str, by: str | None) -> None:
+    repo.add_rule_version(
+        session,
+        RuleVersion(
+            rule_id=rule.rule_id,
+            version=rule.version,
+            snapshot_json=json.dumps(_rule_snapshot(rule), ensure_ascii=False, sort_keys=True),
+            change=change,
+            changed_by=by,
+        ),
+    )
+
+
+def _check_writer(principal: Principal | None) -> None:
+    if principal is not None:
+        require(principal, Permission.RULE_WRITE)
+
+
+def ensure_default_rules(session: Session) -> int:
+    """Insert the shipped rules that are missing (an analyst's edits are never overwritten)."""
+    added = 0
+    for definition in DEFAULT_RULES:
+        if repo.get_rule(session, definition.rule_id) is None:
+            _insert(session, definition.as_row(), is_default=True, by="system")
+            added += 1
+    return added
+
+
+def _insert(session: Session, data: dict[str, Any], *, is_default: bool, by: str | None) -> Rule:
+    rule = Rule(rule_id=data["rule_id"], version=1, enabled=data.get("enabled", True), is_default=is_default)
+    _apply(rule, data)
+    rule.updated_by = by
+    repo.add_rule(session, rule)
+    _save_version(session, rule, "create", by)
+    return rule
+
+
+def list_rules(session: Session) -> Sequence[Rule]:
+    ensure_default_rules(session)
+    return repo.list_rules(session)
+
+
+def get_rule(session: Session, rule_id: str) -> Rule:
+    rule = repo.get_rule(session, rule_id)
+    if rule is None:
+        raise NotFound("rule")
+    return rule
+
+
+def create_rule(session: Session, data: dict[str, Any], *, actor: Actor, principal: Principal | None = None) -> Rule:
+    """Add an analyst's rule (disabled until enabled, so it can be previewed first unless asked otherwise)."""
+    _check_writer(principal)
+    data = {"category": "custom", "tier_actions": {}, "cooldown_days": 0, "enabled": False, **data}
+    validate_rule_fields(data)
+    if repo.get_rule(session, data["rule_id"]) is not None:
+        raise RuleError(f"rule_id: {data['rule_id']!r} exists already")
+    rule = _insert(session, data, is_default=False, by=actor.name)
+    record(
+        session,
+        actor,
+        AuditAction.CONFIG_CHANGE,
+        target_type="rule",
+        target_id=rule.rule_id,
+        details={"change": "create", "rule": _rule_snapshot(rule)},
+    )
+    return rule
+
+
+def update_rule(
+    session: Session, rule_id: str, changes: dict[str, Any], *, actor: Actor, principal: Principal | None = None
+) -> Rule:
+    """Edit a rule: validated as a whole, version + 1, before/after audited."""
+    _check_writer(principal)
+    rule = repo.get_rule(session, rule_id, for_update=True)
+    if rule is None:
+        raise NotFound("rule")
+    before = _rule_snapshot(rule)
+    unknown = set(changes) - set(before) - {"enabled"}
+    if unknown:
+        raise RuleError(f"unknown rule fields: {', '.join(sorted(unknown))}")
+    merged = {**before, **changes}
+    validate_rule_fields(merged)
+    _apply(rule, changes)
+    if "enabled" in changes:
+        rule.enabled = bool(changes["enabled"])
+    rule.version += 1
+    rule.updated_by = actor.name
+    rule.updated_at = datetime.now(UTC)
+    change = "update" if set(changes) - {"enabled"} else ("enable" if rule.enabled else "disable")
+    _save_version(session, rule, change, actor.name)
+    record_change(
+        session,
+        actor,
+        action=AuditAction.CONFIG_CHANGE,
+        target_type="rule",
+        target_id=rule_id,
+        before=before,
+        after=_rule_snapshot(rule),
+    )
+    return rule
+
+
+def set_enabled(
+    session: Session, rule_id: str, enabled: bool, *, actor: Actor, principal: Principal | None = None
+) -> Rule:
+    return update_rule(session, rule_id, {"enabled": enabled}, actor=actor, principal=principal)
+
+
+def rule_definition(rule: Rule) -> dict[str, Any]:
+    return _rule_snapshot(rule)
+
+
+def default_definition(rule_id: str) -> RuleDefinition | None:
+    return next((d for d in DEFAULT_RULES if d.rule_id == rule_id), None)
+
+
+# --- items from a run ---
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """``days`` Monday-to-Friday days after ``start`` (same local time, Asia/Shanghai calendar)."""
+    local = start.astimezone(SHANGHAI)
+    added = 0
+    while added < days:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            added += 1
+    return local.astimezone(UTC)
+
+
+def due_time(rule: Rule, created_at: datetime) -> datetime:
+    if rule.sla_working_days:
+        return add_working_days(created_at, rule.sla_working_days)
+    return created_at + timedelta(hours=rule.sla_hours)
+
+
+def tier_action(rule: Rule, tier: str | None) -> tuple[str, str | None]:
+    """(kind, channel) of the item a rule raises for a customer of this tier."""
+    actions = json.loads(rule.tier_actions_json or "{}")
+    chosen = actions.get(tier or "") or actions.get("*") or {}
+    return chosen.get("kind", rule.action), chosen.get("channel")
+
+
+@dataclass
+class RunItems:
+    """What one run's evaluation did to the work items."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    reconfirmed: int = 0
+    cooling_down: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def tasks_created(self) -> int:
+        return self.created.get("task", 0) + self.created.get("message", 0)
+
+    @property
+    def opportunities_created(self) -> int:
+        return self.created.get("opportunity", 0)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def record_run_items(
+    conn: Connection,
+    run_id: int,
+    hits: pa.Table,
+    rules: Sequence[Rule],
+    columns_by_rule: dict[str, Sequence[str]],
+    *,
+    now: datetime,
+) -> RunItems:
+    """Turn a run's hits into items in one transaction: new items in bulk, open ones re-confirmed.
+
+    ``hits`` has the carried columns (customer_id, branch_id, rm_id, tier, …), a boolean
+    ``hit__<rule>`` column per rule and the fact columns each rule's condition reads.
+    """
+    from bankcrm.analytics.rules import hit_column
+
+    result = RunItems()
+    repo.delete_hits(conn, run_id)  # a re-published run starts its list again
+    rule_ids = [r.rule_id for r in rules]
+    open_now = repo.open_items(conn, rule_ids)
+    cooling = repo.recently_closed(
+        conn, {r.rule_id: now - timedelta(days=r.cooldown_days) for r in rules if r.cooldown_days > 0}
+    )
+    data = hits.to_pydict()
+    n = hits.num_rows
+    new_rows: list[dict[str, Any]] = []
+    reconfirmed: list[int] = []
+    for rule in rules:
+        flags = data[hit_column(rule.rule_id)]
+        fact_columns = list(columns_by_rule.get(rule.rule_id, ()))
+        due = due_time(rule, now)
+        count = 0
+        for i in range(n):
+            if not flags[i]:
+                continue
+            count += 1
+            customer_id = data["customer_id"][i]
+            key = f"{customer_id}|{rule.rule_id}"
+            existing = open_now.get(key)
+            if existing is not None:
+                reconfirmed.append(existing)
+                continue
+            if (customer_id, rule.rule_id) in cooling:
+                result.cooling_down += 1
+                continue
+            kind, channel = tier_action(rule, data["tier"][i])
+            rm_id = data["rm_id"][i]
+            facts = {c: _plain(data[c][i]) for c in fact_columns if c in data}
+            new_rows.append(
+                {
+                    "customer_id": customer_id,
+                    "rule_id": rule.rule_id,
+                    "rule_version": rule.version,
+                    "run_id": run_id,
+                    "kind": kind,
+                    "priority": rule.priority,
+                    "status": "open",
+                    "channel": channel,
+                    "marketing": rule.marketing,
+                    "product_category": rule.product_category,
+                    "facts_json": json.dumps(facts, ensure_ascii=False, sort_keys=True),
+                    "created_at": now,
+                    "due_at": due,
+                    "assigned_to": rm_id,
+                    "queue_branch_id": None if rm_id else data["branch_id"][i],
+                    "open_key": key,
+                }
+            )
+            result.created[kind] = result.created.get(kind, 0) + 1
+        result.by_rule[rule.rule_id] = count
+    repo.insert_items(conn, new_rows)
+    repo.record_hits_for_new(conn, run_id)
+    repo.record_hits(conn, run_id, reconfirmed)
+    result.reconfirmed = len(reconfirmed)
+    return result
+
+
+# --- escalation ---
+
+
+def escalate_overdue(session: Session, *, now: datetime | None = None, actor: Actor | None = None) -> list[int]:
+    """Escalate open items of escalating rules (large_outflow) that passed their due time to the team lead."""
+    now = now or datetime.now(UTC)
+    actor = actor or Actor.system()
+    escalated: list[int] = []
+    for item in repo.overdue_escalations(session, now):
+        lead = repo.team_lead_for(session, item.assigned_to, item.queue_branch_id)
+        item.escalated_at = now
+        item.escalated_to = lead
+        repo.add_event(
+            session,
+            TaskEvent(
+                task_id=item.task_id,
+                at=now,
+                actor=actor.name,
+                action="escalate",
+                detail_json=json.dumps({"to": lead, "due_at": item.due_at.isoformat()}),
+            ),
+        )
+        escalated.append(item.task_id)
+    if escalated:
+        record(
+            session,
+            actor,
+            "task.escalate",
+            target_type="task",
+            target_id=str(escalated[0]),
+            details={"tasks": escalated[:100], "count": len(escalated)},
+        )
+    return escalated
+
+
+# --- working an item ---
+
+
+def close_item(
+    session: Session, item: Task, *, status: str, by: str, outcome: str | None, now: datetime | None = None
+) -> None:
+    """Close an item (done, cancelled, expired), freeing its (customer, rule) slot."""
+    if status in OPEN_STATUSES:
+        raise ValueError(f"{status!r} is not a closed status")
+    now = now or datetime.now(UTC)
+    item.status = status
+    item.closed_at = now
+    item.closed_by = by
+    item.outcome = outcome
+    item.open_key = None
+    repo.add_event(
+        session,
+        TaskEvent(task_id=item.task_id, at=now, actor=by, action=status, detail_json=json.dumps({"outcome": outcome})),
+    )
+
+
+# --- export ---
+
+
+def _local_iso(value: datetime) -> str:
+    return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def export_rows(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """The run's items (raised or re-confirmed by it) as the export's rows."""
+    return [
+        {
+            "task_id": item.task_id,
+            "customer_id": item.customer_id,
+            "rule_id": item.rule_id,
+            "kind": item.kind,
+            "priority": item.priority,
+            "created_at": _local_iso(item.created_at),
+            "due_at": _local_iso(item.due_at),
+            "assigned_to": item.assigned_to if item.assigned_to else f"branch:{item.queue_branch_id}",
+            "status": item.status,
+        }
+        for item in repo.run_items(session, run_id)
+    ]
+
+
+def write_export(rows: list[dict[str, Any]], out_file: Path) -> None:
+    """CSV or Parquet by the file's extension, columns exactly EXPORT_COLUMNS."""
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix.lower() == ".parquet":
+        table = pa.Table.from_pylist(
+            rows,
+            schema=pa.schema([("task_id", pa.int64())] + [(c, pa.string()) for c in EXPORT_COLUMNS if c != "task_id"]),
+        )
+        pq.write_table(table, out_file)
+        return
+    with out_file.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(EXPORT_COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
