@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     password_hash_parallelism: int = 4
+    # the Secure flag on the web app's cookies; None means on in prod (behind TLS), off in dev
+    cookie_secure: bool | None = Field(default=None, description="Secure cookies; default on when env is prod")
 
     @field_validator("home", mode="after")
     @classmethod
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{self.home / 'bankcrm.db'}"
+
+    @property
+    def effective_cookie_secure(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.env == "prod"
 
     @property
     def lake_dir(self) -> Path:

@@ -107,9 +107,13 @@ def search(
     target_type: str | None = None,
     target_id: str | None = None,
     limit: int = 50,
+    until: datetime | None = None,
+    offset: int = 0,
 ) -> Sequence[AuditEvent]:
-    """Newest first; ``action`` ending in '.' matches a family (``login.``)."""
-    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    """Newest first; ``action`` ending in '.' matches a family (``login.``); ``until`` is exclusive."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)
+    if until:
+        stmt = stmt.where(AuditEvent.occurred_at < until)
     if actor:
         stmt = stmt.where(AuditEvent.actor == actor)
     if action:

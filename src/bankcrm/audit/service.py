@@ -25,6 +25,7 @@ from bankcrm.audit.models import GENESIS_HASH, AuditEvent
 from bankcrm.db.base import utcnow
 from bankcrm.security.auth import Clock, system_clock
 from bankcrm.security.masking import Masker
+from bankcrm.security.permissions import Permission, Principal, require
 
 # SPEC section 9: kept at least 6 months; a purge of anything younger is refused
 MIN_RETENTION = timedelta(days=183)
@@ -345,8 +346,55 @@ def search(
     target_type: str | None = None,
     target_id: str | None = None,
     limit: int = 50,
+    until: datetime | None = None,
+    offset: int = 0,
 ) -> Sequence[AuditEvent]:
-    """Newest events first, filtered."""
+    """Newest events first, filtered (``until`` exclusive)."""
     return repo.search(
-        session, actor=actor, action=action, since=since, target_type=target_type, target_id=target_id, limit=limit
+        session,
+        actor=actor,
+        action=action,
+        since=since,
+        target_type=target_type,
+        target_id=target_id,
+        limit=limit,
+        until=until,
+        offset=offset,
     )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """An audit-log search as compliance asks it; times are UTC instants (``until`` exclusive)."""
+
+    actor: str | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    page: int = 1
+    page_size: int = 50
+
+
+def search_for(session: Session, principal: Principal, query: AuditQuery) -> Sequence[AuditEvent]:
+    """The audit-log search of the compliance pages and API; needs ``audit.read``."""
+    require(principal, Permission.AUDIT_READ)
+    size = min(max(query.page_size, 1), 200)
+    return repo.search(
+        session,
+        actor=(query.actor or "").strip().lower() or None,
+        action=(query.action or "").strip() or None,
+        target_type=(query.target_type or "").strip() or None,
+        target_id=(query.target_id or "").strip() or None,
+        since=query.since,
+        until=query.until,
+        limit=size,
+        offset=(max(query.page, 1) - 1) * size,
+    )
+
+
+def reveal_history(session: Session, principal: Principal, *, limit: int = 20) -> Sequence[AuditEvent]:
+    """The latest reveals of masked fields, newest first; needs ``audit.read``."""
+    require(principal, Permission.AUDIT_READ)
+    return repo.search(session, action=AuditAction.FIELD_REVEAL, limit=limit)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bankcrm.cli import audit, clv, config, demo, generate, ingest, keys, run, scores, user
+from bankcrm.cli import audit, clv, config, demo, generate, ingest, keys, run, scores, serve, user
 from bankcrm.cli.main import app
 
-for module in (generate, ingest, run, scores, config, clv, demo, user, audit, keys):
+for module in (generate, ingest, run, scores, config, clv, demo, user, audit, keys, serve):
     module.register(app)

@@ -6,8 +6,11 @@ import time
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, fail, open_engine
+from bankcrm.config import Settings
+from bankcrm.security.demo import DemoLogin
 
 
 def demo(
@@ -16,10 +19,12 @@ def demo(
     months: Annotated[int, typer.Option("--months", min=7, max=36, help="months of history")] = 12,
     seed: Annotated[int, typer.Option("--seed", help="seed of the synthetic bank")] = 42,
     port: Annotated[int, typer.Option("--port", help="port of the web app")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="address the web app listens on")] = "127.0.0.1",
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the web app at the end")] = True,
     home: HomeOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Set up the home, generate a synthetic bank, load it and run the nightly job."""
+    """Set up the home, generate a synthetic bank, load it, run the nightly job, add demo logins and serve the app."""
     from bankcrm.analytics.nightly import NightlyError, run_nightly
     from bankcrm.cli.run import print_summary
     from bankcrm.ingest.service import ingest_bundle
@@ -56,6 +61,7 @@ def demo(
         except NightlyError as exc:
             raise fail(str(exc), code=1) from exc
         print_summary(result.to_dict())
+        logins = _demo_logins(settings, engine)
     finally:
         engine.dispose()
 
@@ -66,7 +72,28 @@ def demo(
     console.print(f"extract bundle:      {bundle_dir}")
     console.print(f"scores:              bankcrm scores export scores.csv --home {settings.home}")
     console.print(f"total {time.perf_counter() - started:.1f} s")
-    _ = port  # the web app joins the demo once it exists
+    console.rule("demo logins (demo passwords: for this demo bank only)")
+    for login in logins:
+        console.print(f"  {login.role:<15} {login.username:<16} {login.password:<24} {login.scope}", highlight=False)
+    console.print(f"web app:             http://{host}:{port}/", highlight=False)
+    if serve:
+        from bankcrm.cli.serve import run_web
+
+        run_web(settings, host, port)
+
+
+def _demo_logins(settings: Settings, engine: Engine) -> list[DemoLogin]:
+    """One login per role on the demo bank (passwords reset to the demo ones when they exist)."""
+    from bankcrm.audit.service import Actor
+    from bankcrm.db.engine import session_factory, session_scope
+    from bankcrm.security.demo import DemoError, create_demo_users
+    from bankcrm.security.passwords import hasher_for
+
+    try:
+        with session_scope(session_factory(engine)) as session:
+            return create_demo_users(session, hasher=hasher_for(settings), actor=Actor.cli())
+    except DemoError as exc:
+        raise fail(str(exc), code=1) from exc
 
 
 def _display_url(url: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from bankcrm.customers.models import Customer
+from bankcrm.scores.models import CustomerScore
 from bankcrm.security.permissions import Principal, customer_scope_filter
 
 
@@ -13,3 +16,62 @@ def get_in_scope(session: Session, principal: Principal, customer_id: str) -> Cu
     """The customer when it exists and the principal may see it; None for missing and hidden alike."""
     stmt = select(Customer).where(Customer.customer_id == customer_id, customer_scope_filter(principal))
     return session.scalars(stmt).one_or_none()
+
+
+@dataclass(frozen=True)
+class CustomerListFilter:
+    """Filters of the customer list; the score filters apply to the given published run."""
+
+    run_id: int | None = None
+    tier: str | None = None
+    segment: str | None = None
+    value_class: str | None = None
+    name_prefix: str | None = None
+    phone_bidx: str | None = None
+    id_number_bidx: str | None = None
+    sort: str = "value_index"  # value_index or aum, both highest first
+    offset: int = 0
+    limit: int = 20
+
+
+def list_in_scope(
+    session: Session, principal: Principal, flt: CustomerListFilter
+) -> tuple[list[tuple[Customer, CustomerScore | None]], int]:
+    """One page of the principal's customers with their scores in the run, and the total matching."""
+    by_score = flt.tier or flt.segment or flt.value_class
+    if flt.run_id is None and by_score:
+        return [], 0
+    conditions: list[ColumnElement[bool]] = [customer_scope_filter(principal)]
+    if flt.name_prefix:
+        conditions.append(Customer.name.startswith(flt.name_prefix, autoescape=True))
+    if flt.phone_bidx:
+        conditions.append(Customer.phone_bidx == flt.phone_bidx)
+    if flt.id_number_bidx:
+        conditions.append(Customer.id_number_bidx == flt.id_number_bidx)
+    if flt.tier:
+        conditions.append(CustomerScore.tier == flt.tier)
+    if flt.segment:
+        conditions.append(CustomerScore.segment == flt.segment)
+    if flt.value_class:
+        conditions.append(CustomerScore.value_class == flt.value_class)
+    on_run = and_(CustomerScore.customer_id == Customer.customer_id, CustomerScore.run_id == (flt.run_id or -1))
+    base = select(Customer, CustomerScore).outerjoin(CustomerScore, on_run).where(*conditions)
+    total = session.scalar(
+        select(func.count()).select_from(Customer).outerjoin(CustomerScore, on_run).where(*conditions)
+    )
+    key = CustomerScore.aum_avg_30d if flt.sort == "aum" else CustomerScore.value_index
+    stmt = base.order_by(key.desc().nulls_last(), Customer.customer_id).offset(flt.offset).limit(flt.limit)
+    rows: list[tuple[Customer, CustomerScore | None]] = [(row[0], row[1]) for row in session.execute(stmt).all()]
+    return rows, int(total or 0)
+
+
+def busiest_rm(session: Session) -> str | None:
+    """The staff id of the relationship manager with the most customers (the demo RM login)."""
+    stmt = (
+        select(Customer.rm_id)
+        .where(Customer.rm_id.is_not(None))
+        .group_by(Customer.rm_id)
+        .order_by(func.count().desc(), Customer.rm_id)
+        .limit(1)
+    )
+    return session.scalar(stmt)

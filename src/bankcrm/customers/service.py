@@ -7,14 +7,18 @@ missing one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
 from bankcrm.audit.service import Actor, AuditAction, record, record_reveal
 from bankcrm.customers import repository as repo
 from bankcrm.customers.models import Customer
+from bankcrm.scores import repository as scores_repo
+from bankcrm.scores.models import CustomerScore
 from bankcrm.security.crypto import FieldCipher
 from bankcrm.security.masking import Masker
 from bankcrm.security.permissions import NotFound, Permission, Principal, require
@@ -100,3 +104,163 @@ def reveal_field(
     value = cipher.decrypt(getattr(customer, column), context=context)
     record_reveal(session, actor, target_type="customer", target_id=customer_id, field=field, reason=reason)
     return value
+
+
+# ---- lists, search and the 360 view -------------------------------------------------------
+
+TIERS = ("vip", "potential", "ordinary")
+SEGMENTS = ("A", "B", "C", "D")
+VALUE_CLASSES = ("high_value", "micro_profit", "breakeven", "loss")
+SORTS = ("value_index", "aum")
+MAX_PAGE_SIZE = 100
+_PHONE = re.compile(r"1\d{10}")
+_ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """What a list or search asks for; unknown filter values are ignored rather than matched."""
+
+    tier: str | None = None
+    segment: str | None = None
+    value_class: str | None = None
+    q: str | None = None  # a name prefix, or an exact mobile or ID number
+    sort: str = "value_index"
+    page: int = 1
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    customer_id: str
+    name: str | None
+    phone: str | None
+    branch_id: str
+    rm_id: str | None
+    tier: str | None
+    segment: str | None
+    value_class: str | None
+    aum_avg_30d: Decimal | None
+    value_index: float | None
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    rows: list[CustomerRow]
+    total: int
+    page: int
+    page_size: int
+    run_id: int | None
+    as_of: date | None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class Customer360:
+    """The masked profile with the latest published scores and the tier history."""
+
+    customer: MaskedCustomer
+    score: CustomerScore | None
+    as_of: date | None
+    tier_history: list[tuple[date, str]]
+
+
+def cents(value: float | None) -> Decimal | None:
+    """A published float amount as Decimal money (cents)."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def search_kind(q: str | None) -> str | None:
+    """How a search text is matched: exact mobile or ID number (blind index), else a name prefix."""
+    text = (q or "").strip()
+    if not text:
+        return None
+    if _PHONE.fullmatch(text):
+        return "phone"
+    if _ID_NUMBER.fullmatch(text):
+        return "id_number"
+    return "name"
+
+
+def _current_run(session: Session) -> tuple[int | None, date | None]:
+    run_id = scores_repo.current_run_id(session)
+    run = scores_repo.get_run(session, run_id) if run_id is not None else None
+    return run_id, (run.as_of if run is not None else None)
+
+
+def list_customers(
+    session: Session,
+    principal: Principal,
+    query: CustomerQuery,
+    *,
+    actor: Actor,
+    cipher: FieldCipher,
+    masker: Masker,
+) -> CustomerPage:
+    """One page of the principal's customers, masked, with the current run's scores; audited as list or search."""
+    require(principal, Permission.CUSTOMER_READ)
+    run_id, as_of = _current_run(session)
+    page_size = min(max(query.page_size, 1), MAX_PAGE_SIZE)
+    page = max(query.page, 1)
+    text = (query.q or "").strip()[:100]
+    kind = search_kind(text)
+    flt = repo.CustomerListFilter(
+        run_id=run_id,
+        tier=query.tier if query.tier in TIERS else None,
+        segment=query.segment if query.segment in SEGMENTS else None,
+        value_class=query.value_class if query.value_class in VALUE_CLASSES else None,
+        name_prefix=text if kind == "name" else None,
+        phone_bidx=cipher.blind_index(text, field="phone") if kind == "phone" else None,
+        id_number_bidx=cipher.blind_index(text.upper(), field="id_number") if kind == "id_number" else None,
+        sort=query.sort if query.sort in SORTS else "value_index",
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    found, total = repo.list_in_scope(session, principal, flt)
+    rows = [
+        CustomerRow(
+            customer_id=c.customer_id,
+            name=masker.mask("name", c.name),
+            phone=masker.mask("phone", cipher.decrypt(c.phone_enc, context="phone")),
+            branch_id=c.branch_id,
+            rm_id=c.rm_id,
+            tier=s.tier if s else None,
+            segment=s.segment if s else None,
+            value_class=s.value_class if s else None,
+            aum_avg_30d=cents(s.aum_avg_30d) if s else None,
+            value_index=s.value_index if s else None,
+        )
+        for c, s in found
+    ]
+    details: dict[str, object] = {
+        "filters": {
+            k: v for k, v in (("tier", flt.tier), ("segment", flt.segment), ("value_class", flt.value_class)) if v
+        },
+        "sort": flt.sort,
+        "page": page,
+        "page_size": page_size,
+        "results": total,
+        "run_id": run_id,
+    }
+    if kind is not None:
+        # the search text itself is personal data: only its masked form goes into the log
+        details["search"] = {"kind": kind, "text": masker.mask("name" if kind == "name" else kind, text)}
+    action = AuditAction.CUSTOMER_SEARCH if kind else AuditAction.CUSTOMER_LIST
+    record(session, actor, action, target_type="customer", details=details)
+    return CustomerPage(rows, total, page, page_size, run_id, as_of)
+
+
+def customer_360(
+    session: Session, principal: Principal, customer_id: str, *, actor: Actor, cipher: FieldCipher, masker: Masker
+) -> Customer360:
+    """The masked customer (audited as ``customer.view``) with latest scores; NotFound when missing or out of scope."""
+    view = view_customer(session, principal, customer_id, actor=actor, cipher=cipher, masker=masker)
+    run_id, as_of = _current_run(session)
+    score = scores_repo.score_of(session, run_id, customer_id) if run_id is not None else None
+    history = [(h.as_of, h.tier) for h in scores_repo.tier_history_of(session, customer_id)]
+    return Customer360(view, score, as_of, history)

@@ -189,3 +189,20 @@ def put_setting(session: Session, key: str, value_json: str, *, by: str | None) 
         row.value_json = value_json
         row.updated_at = utcnow()
         row.updated_by = by
+
+
+def score_of(session: Session, run_id: int, customer_id: str) -> CustomerScore | None:
+    """One customer's published outputs in a run."""
+    return session.get(CustomerScore, (run_id, customer_id))
+
+
+def tier_history_of(session: Session, customer_id: str, *, limit: int = 12) -> Sequence[TierHistory]:
+    """A customer's tiers in the latest published runs, newest first."""
+    stmt = (
+        select(TierHistory)
+        .join(NightlyRun, NightlyRun.id == TierHistory.run_id)
+        .where(TierHistory.customer_id == customer_id, NightlyRun.status == "published")
+        .order_by(TierHistory.run_id.desc())
+        .limit(limit)
+    )
+    return session.scalars(stmt).all()

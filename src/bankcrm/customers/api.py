@@ -1,0 +1,58 @@
+"""Customer JSON API: list and search, the masked 360 view, reveal of one field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from bankcrm.customers import service
+from bankcrm.customers.schemas import Customer360Read, CustomerListPage, RevealRequest, RevealResponse
+from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("", response_model=CustomerListPage)
+def list_customers(
+    db: DbSession,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+    actor: RequestActor,
+    tier: Literal["vip", "potential", "ordinary"] | None = None,
+    segment: Literal["A", "B", "C", "D"] | None = None,
+    value_class: Literal["high_value", "micro_profit", "breakeven", "loss"] | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="name prefix, or exact mobile / ID number")] = None,
+    sort: Literal["value_index", "aum"] = "value_index",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 20,
+) -> CustomerListPage:
+    """The caller's customers (record scope), masked, with the current run's scores; audited."""
+    query = service.CustomerQuery(tier, segment, value_class, q, sort, page, page_size)
+    result = service.list_customers(db, principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker)
+    return CustomerListPage.of(result)
+
+
+@router.get("/{customer_id}", response_model=Customer360Read)
+def get_customer(
+    customer_id: str, db: DbSession, runtime: Runtime, principal: CurrentPrincipal, actor: RequestActor
+) -> Customer360Read:
+    """The masked 360 view with the latest scores; 404 when missing or outside the caller's scope."""
+    view = service.customer_360(db, principal, customer_id, actor=actor, cipher=runtime.cipher, masker=runtime.masker)
+    return Customer360Read.of(view)
+
+
+@router.post("/{customer_id}/reveal", response_model=RevealResponse)
+def reveal(
+    customer_id: str,
+    body: RevealRequest,
+    db: DbSession,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+    actor: RequestActor,
+) -> RevealResponse:
+    """One field in clear, with a stated reason; needs ``customer.reveal`` and is audited as ``field.reveal``."""
+    value = service.reveal_field(
+        db, principal, customer_id, body.field, reason=body.reason, actor=actor, cipher=runtime.cipher
+    )
+    return RevealResponse(customer_id=customer_id, field=body.field, value=value)

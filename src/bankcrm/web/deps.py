@@ -1,0 +1,116 @@
+"""Request dependencies: one database session per request (committed at the end), who is asking, and as whom.
+
+- ``DbSession``: committed after the route returns, rolled back when it raises.
+- ``CurrentAuth`` / ``CurrentUser`` / ``CurrentPrincipal``: the logged-in user. Under ``/api/`` a
+  bearer API token (narrowed to its scopes) or the session cookie; elsewhere the session cookie
+  only. Nobody logged in raises ``NotAuthenticated``: pages redirect to the login form, the API
+  answers 401.
+- ``RequestActor``: the audit actor with the client address.
+- ``Tr``: the translator of the request's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from bankcrm.audit.service import Actor
+from bankcrm.security import service as security
+from bankcrm.security.models import User
+from bankcrm.security.permissions import Principal
+from bankcrm.web.csrf import SESSION_COOKIE, csrf_for_session, is_bearer_api_call
+from bankcrm.web.i18n import Translator
+from bankcrm.web.runtime import WebRuntime
+from bankcrm.web.templating import translator
+
+
+class NotAuthenticated(Exception):
+    """No live session or valid API token (pages: redirect to login; API: 401)."""
+
+
+def get_runtime(request: Request) -> WebRuntime:
+    runtime: WebRuntime = request.app.state.web
+    return runtime
+
+
+Runtime = Annotated[WebRuntime, Depends(get_runtime)]
+
+
+def get_db(runtime: Runtime) -> Iterator[Session]:
+    """The request's session: commit when the route returns, roll back when it raises."""
+    session = runtime.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the commit happens before the response is sent, so a failed commit is an error
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+@dataclass(frozen=True)
+class Auth:
+    user: User
+    principal: Principal
+    session_token: str | None = None  # set for a browser session
+    via_api_token: bool = False
+
+    @property
+    def csrf_token(self) -> str | None:
+        return csrf_for_session(self.session_token) if self.session_token else None
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def get_auth(request: Request, db: DbSession, runtime: Runtime) -> Auth:
+    cached = getattr(request.state, "auth", None)
+    if isinstance(cached, Auth):
+        return cached
+    if is_bearer_api_call(request):
+        found = security.authenticate_api_token(db, request.headers["authorization"][7:].strip(), clock=runtime.clock)
+        if found is None:
+            raise NotAuthenticated()
+        user, scopes = found
+        auth = Auth(user, Principal.of(user, token_scopes=scopes), via_api_token=True)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        user_or_none = security.validate_session(db, token, clock=runtime.clock) if token else None
+        if user_or_none is None:
+            raise NotAuthenticated()
+        auth = Auth(user_or_none, Principal.of(user_or_none), session_token=token)
+    request.state.auth = auth
+    return auth
+
+
+CurrentAuth = Annotated[Auth, Depends(get_auth)]
+
+
+def get_user(auth: CurrentAuth) -> User:
+    return auth.user
+
+
+def get_principal(auth: CurrentAuth) -> Principal:
+    return auth.principal
+
+
+CurrentUser = Annotated[User, Depends(get_user)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_actor(request: Request, auth: CurrentAuth) -> Actor:
+    return Actor.user(auth.user.id, auth.user.username, client_address(request))
+
+
+RequestActor = Annotated[Actor, Depends(get_actor)]
+Tr = Annotated[Translator, Depends(translator)]
