@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +64,27 @@ class Settings(BaseSettings):
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         return self.home
+
+    # --- message outbox and gateways (the contact policy itself is stored in the database) ---
+    # gateway per channel: file (JSON lines under home/outbox), smtp (e-mail only), or package.module:factory;
+    # auto = smtp for e-mail when smtp_host is set, else file
+    email_gateway: str = "auto"
+    sms_gateway: str = "file"
+    wechat_gateway: str = "file"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_sender: str = "noreply@bankcrm.local"
+    smtp_timeout_seconds: float = 30.0
+    outbox_batch: int = Field(default=50, ge=1, description="messages a dispatcher claims at a time")
+    # a claimed message whose worker has not renewed its lease for this long is taken over (killed worker)
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    outbox_max_attempts: int = Field(default=5, ge=1)
+    outbox_backoff_seconds: float = Field(default=60.0, ge=0, description="first retry delay; doubles per attempt")
+    outbox_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    outbox_interval_seconds: float = Field(default=30.0, gt=0, description="dispatcher loop poll interval")
 
 
 def normalise_database_url(url: str) -> str:

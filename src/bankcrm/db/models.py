@@ -3,7 +3,9 @@
 from bankcrm.audit.models import AuditChainHead, AuditEvent
 from bankcrm.customers.models import ConsentEvent, ContactVersion, Customer, CustomerAssignment, Interaction
 from bankcrm.db.base import Base
+from bankcrm.holdings.models import AccountPosition, CustomerMonthAum
 from bankcrm.ingest.models import IngestLoad, IngestReject
+from bankcrm.outbox.models import DeliveryAttempt, OutboxMessage
 from bankcrm.products.models import Account, Product
 from bankcrm.scores.models import AppSetting, AppState, CustomerScore, NightlyRun, TierHistory
 from bankcrm.security.models import ApiToken, User, UserSession
@@ -12,6 +14,7 @@ from bankcrm.tasks.models import Rule, RuleVersion, Task, TaskEvent, TaskRunHit
 
 __all__ = [
     "Account",
+    "AccountPosition",
     "ApiToken",
     "AppSetting",
     "AppState",
@@ -23,11 +26,14 @@ __all__ = [
     "ContactVersion",
     "Customer",
     "CustomerAssignment",
+    "CustomerMonthAum",
     "CustomerScore",
+    "DeliveryAttempt",
     "IngestLoad",
     "IngestReject",
     "Interaction",
     "NightlyRun",
+    "OutboxMessage",
     "Product",
     "Rule",
     "RuleVersion",
