@@ -1,0 +1,122 @@
+"""Every route × every role (and nobody) × an in-scope and an out-of-scope record.
+
+The routes come from the app's own route table: a route missing from ``EXPECTED`` fails the
+test, so no new route can escape the matrix. Record routes are called for C1 (in the RM's,
+team's and branch's scope) and C2 (another branch's RM); user routes for an existing user and
+a missing one. Compliance reads every customer, masked, so C2 is in its scope too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bankcrm.web.app import route_table
+from conftest import ROLE_USER, csrf_of_form, login
+
+ROLES = ("rm", "team_lead", "branch_manager", "marketing", "compliance", "admin")
+CUSTOMER_READERS = {"rm", "team_lead", "branch_manager", "compliance"}
+REVEALERS = {"rm", "team_lead", "branch_manager"}
+ANON = "anonymous"
+
+
+def every(status: int) -> dict[str, tuple[int, int]]:
+    return {role: (status, status) for role in (*ROLES, ANON)}
+
+
+def page(allowed: set[str], ok: int = 200, *, out: dict[str, int] | None = None) -> dict[str, tuple[int, int]]:
+    """Allowed roles get ``ok`` in scope and 404 out of scope (unless ``out`` says otherwise); others 403."""
+    table = {role: ((ok, (out or {}).get(role, 404)) if role in allowed else (403, 403)) for role in ROLES}
+    table[ANON] = (303, 303)
+    return table
+
+
+def api(allowed: set[str], ok: int = 200, *, out: dict[str, int] | None = None) -> dict[str, tuple[int, int]]:
+    table = page(allowed, ok, out=out)
+    table[ANON] = (401, 401)
+    return table
+
+
+def same(allowed: set[str], ok: int = 200) -> dict[str, tuple[int, int]]:
+    """No record in the path: the same answer in and out of scope."""
+    return page(allowed, ok, out=dict.fromkeys(allowed, ok))
+
+
+ALL_READ = dict.fromkeys(CUSTOMER_READERS, 200)
+EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int]]] = {
+    ("GET", "/openapi.json"): every(200),
+    ("GET", "/docs"): every(200),
+    ("GET", "/login"): every(200),
+    ("POST", "/login"): every(401),  # a wrong password
+    ("POST", "/logout"): {**every(303)},
+    ("GET", "/lang/{locale}"): every(303),
+    ("GET", "/"): same(set(ROLES)),
+    ("GET", "/customers/{customer_id}"): page(CUSTOMER_READERS, out={"compliance": 200}),
+    ("POST", "/customers/{customer_id}/reveal"): page(REVEALERS),
+    ("GET", "/compliance/audit"): same({"compliance"}),
+    ("GET", "/admin/users"): same({"admin"}),
+    ("POST", "/admin/users"): same({"admin"}, 400),  # a password that breaks the policy
+    ("POST", "/admin/users/{username}/disable"): page({"admin"}, 303),
+    ("POST", "/admin/users/{username}/reset-password"): page({"admin"}, 400),  # too short: nothing changes
+    ("GET", "/admin/branches"): same({"admin"}),
+    ("GET", "/admin/products"): same({"admin"}),
+    ("GET", "/api/v1/me"): {**{r: (200, 200) for r in ROLES}, ANON: (401, 401)},
+    ("GET", "/api/v1/customers"): api(CUSTOMER_READERS, out=ALL_READ),
+    ("GET", "/api/v1/customers/{customer_id}"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("POST", "/api/v1/customers/{customer_id}/reveal"): api(REVEALERS),
+    ("GET", "/api/v1/audit/events"): api({"compliance"}, out={"compliance": 200}),
+}
+
+# path parameters for the in-scope and the out-of-scope call
+PARAMS = {
+    "customer_id": ("C1", "C2"),
+    "username": ("demo.marketing", "nobody-here"),
+    "locale": ("en", "en"),
+}
+
+
+def _url(path: str, in_scope: bool) -> str:
+    for name, (inside, outside) in PARAMS.items():
+        path = path.replace("{" + name + "}", inside if in_scope else outside)
+    return path
+
+
+def _call(client: TestClient, method: str, path: str, url: str, csrf: str) -> Any:
+    if method == "GET":
+        return client.get(url)
+    if path.startswith("/api/"):
+        body = {"field": "phone", "reason": "permission matrix"}
+        return client.post(url, json=body, headers={"X-CSRF-Token": csrf})
+    forms = {
+        "/login": {"username": "nobody-here", "password": "wrong password 1"},
+        "/customers/{customer_id}/reveal": {"field": "phone", "reason": "permission matrix"},
+        "/admin/users": {"username": "matrix", "role": "admin", "password": "short"},
+        "/admin/users/{username}/reset-password": {"password": "short"},
+    }
+    return client.post(url, data={**forms.get(path, {}), "csrf_token": csrf})
+
+
+def test_every_route_is_in_the_expectation_table(web_app) -> None:
+    routes = set(route_table(web_app))
+    assert routes - set(EXPECTED) == set(), "new routes need a row in EXPECTED"
+    assert set(EXPECTED) - routes == set(), "EXPECTED names routes the app no longer has"
+
+
+@pytest.mark.parametrize("role", [*ROLES, ANON])
+def test_permission_matrix(web_app, role: str) -> None:
+    failures = []
+    # logout and disable change state: run them last
+    order = sorted(route_table(web_app), key=lambda mp: (mp[1] in ("/logout", "/admin/users/{username}/disable"), mp))
+    with TestClient(web_app, follow_redirects=False) as client:
+        csrf = login(client, ROLE_USER[role]) if role != ANON else csrf_of_form(client.get("/login").text)
+        for method, path in order:
+            expected_in, expected_out = EXPECTED[(method, path)][role]
+            for in_scope, expected in ((True, expected_in), (False, expected_out)):
+                if path == "/logout" and not in_scope:
+                    continue
+                response = _call(client, method, path, _url(path, in_scope), csrf)
+                if response.status_code != expected:
+                    failures.append(f"{method} {_url(path, in_scope)} as {role}: {response.status_code} != {expected}")
+    assert not failures, "\n".join(failures)
