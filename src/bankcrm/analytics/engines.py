@@ -25,6 +25,7 @@ as on DuckDB.
 
 from __future__ import annotations
 
+import os
 import sys
 import weakref
 from collections.abc import Mapping
@@ -36,11 +37,13 @@ from typing import TYPE_CHECKING, Literal
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from bankcrm import lake
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.features import customer_features
+from bankcrm.tasks.conditions import CheckedCondition
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -212,6 +215,17 @@ def materialize(con: BaseBackend, expr: ir.Table, name: str) -> ir.Table:
     return con.create_table(name, expr, temp=True, overwrite=True)
 
 
+def write_parquet(con: BaseBackend, expr: ir.Table, path: Path) -> None:
+    """Write ``expr`` to one Parquet file atomically (a temporary name, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    if con.name == "duckdb":
+        con.to_parquet(expr, tmp)
+    else:
+        pq.write_table(con.to_pyarrow(expr), tmp)
+    os.replace(tmp, path)
+
+
 def _read_parquet(con: BaseBackend, paths: list[Path], schema: pa.Schema) -> ir.Table:
     """Files as one table with exactly ``schema``'s columns and types (an empty table when there are none)."""
     if con.name == "pyspark":
@@ -299,3 +313,27 @@ def compute_features(
         return con.to_pyarrow(feature_expression(inputs, as_of, config))
     finally:
         disconnect(con)
+
+
+@dataclass(frozen=True)
+class RulePreview:
+    """How many customers a condition hits in a published rule table, and a few of them."""
+
+    customers: int
+    hits: int
+    sample: list[dict[str, object]]
+
+
+def preview_rule(path: Path, condition: CheckedCondition, *, sample: int = 20) -> RulePreview:
+    """Evaluate a checked condition over a run's rule table file on DuckDB (seconds even at 1M customers)."""
+    con = ibis.duckdb.connect()
+    try:
+        table = con.read_parquet(str(path))
+        hit = condition.to_ibis(table)
+        columns = ["customer_id", "tier", "segment", *(c for c in condition.columns if c not in ("tier", "segment"))]
+        rows = con.to_pyarrow(table.filter(hit).select(*columns).order_by("customer_id").limit(sample))
+        total = int(con.to_pyarrow(table.count()).as_py())
+        hits = int(con.to_pyarrow(table.filter(hit).count()).as_py())
+        return RulePreview(customers=total, hits=hits, sample=rows.to_pylist())
+    finally:
+        con.disconnect()

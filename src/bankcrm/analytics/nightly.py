@@ -196,8 +196,9 @@ def _compute_and_publish(
                 ),
                 "rule_features",
             )
-            table = rules.rule_table(scored, facts)
+            table = engines.materialize(con, rules.rule_table(scored, facts), "rule_table")
             hits = con.to_pyarrow(rules.evaluate(table, compiled).order_by("customer_id"))
+            engines.write_parquet(con, table.order_by("customer_id"), publish.rule_table_file(lake_dir, run_id))
     finally:
         engines.disconnect(con)
 

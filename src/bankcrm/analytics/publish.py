@@ -27,6 +27,7 @@ from bankcrm import lake
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as repo
 from bankcrm.scores.models import TierHistory
+from bankcrm.tasks import repository as task_repo
 
 
 def _history_file(lake_dir: Path, run_id: int) -> Path:
@@ -45,6 +46,24 @@ def write_tier_history_file(lake_dir: Path, run_id: int, tiers: pa.Table) -> Non
     tmp = path.with_suffix(".tmp")
     pq.write_table(tiers.select(lake.TIER_HISTORY_SCHEMA.names).cast(lake.TIER_HISTORY_SCHEMA), tmp)
     os.replace(tmp, path)
+
+
+def rule_table_dir(lake_dir: Path) -> Path:
+    return lake_dir / "published" / "rule_table"
+
+
+def rule_table_file(lake_dir: Path, run_id: int) -> Path:
+    """The run's rule table (scores and trigger facts), kept so analysts can preview a rule in seconds."""
+    return rule_table_dir(lake_dir) / f"run={run_id:08d}.parquet"
+
+
+def prune_rule_tables(lake_dir: Path, keep_run_ids: set[int]) -> None:
+    folder = rule_table_dir(lake_dir)
+    if not folder.exists():
+        return
+    for path in folder.glob("run=*.parquet"):
+        if int(path.stem.split("=", 1)[1]) not in keep_run_ids:
+            path.unlink()
 
 
 def sync_tier_history(engine: Engine, lake_dir: Path) -> None:
@@ -92,3 +111,7 @@ def publish(
     write_tier_history_file(lake_dir, run_id, tiers)
     with session_scope(session_factory(engine)) as session:
         repo.prune_scores(session, keep_runs=keep_runs)
+        kept = {r.id for r in repo.published_runs(session)[-keep_runs:]}
+    prune_rule_tables(lake_dir, kept)
+    with engine.begin() as conn:
+        task_repo.prune_hits(conn, sorted(kept))

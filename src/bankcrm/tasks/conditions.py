@@ -83,13 +83,11 @@ class CheckedCondition:
 def _where(node: exp.Expression) -> tuple[int | None, int | None]:
     """Line and column of a node, from the first identifier or literal under it that knows its place."""
     for candidate in (node, *node.walk()):
-        meta = getattr(candidate, "meta", None) or {}
-        if "line" in meta:
-            return meta["line"], meta["col"]
         inner = candidate.args.get("this") if isinstance(candidate, exp.Expression) else None
-        meta = getattr(inner, "meta", None) or {}
-        if "line" in meta:
-            return meta["line"], meta["col"]
+        for meta in (getattr(candidate, "meta", None) or {}, getattr(inner, "meta", None) or {}):
+            if "line" in meta:
+                # SQLGlot records the column where the token ends; report where it starts
+                return meta["line"], meta["col"] - (meta.get("end", 0) - meta.get("start", 0))
     return None, None
 
 
@@ -103,10 +101,12 @@ def check_condition(text: str, columns: Mapping[str, str]) -> CheckedCondition:
         statements = sqlglot.parse(text, read="duckdb")
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
+        highlight = str(first.get("highlight") or "")
+        col = first.get("col")
         raise ConditionError(
-            f"not a valid SQL expression: {first.get('description', exc)} near {first.get('highlight', '')!r}",
+            f"not a valid SQL expression: {first.get('description', exc)} near {highlight!r}",
             line=first.get("line"),
-            col=first.get("col"),
+            col=None if col is None else max(1, col - len(highlight) + 1),
         ) from exc
     except TokenError as exc:
         raise ConditionError(f"not a valid SQL expression: {exc}") from exc

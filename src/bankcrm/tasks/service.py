@@ -488,3 +488,49 @@ def write_export(rows: list[dict[str, Any]], out_file: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(EXPORT_COLUMNS))
         writer.writeheader()
         writer.writerows(rows)
+
+
+# --- preview and history ---
+
+
+def rule_history(session: Session, rule_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "version": v.version,
+            "change": v.change,
+            "changed_at": v.changed_at.isoformat(),
+            "changed_by": v.changed_by,
+            "rule": json.loads(v.snapshot_json),
+        }
+        for v in repo.rule_versions(session, rule_id)
+    ]
+
+
+def preview(
+    session: Session, lake_dir: Path, condition: str, *, sample: int = 10, principal: Principal | None = None
+) -> dict[str, Any]:
+    """Count and sample the customers of the current run a condition hits (nothing is saved)."""
+    from bankcrm.analytics import engines, publish
+    from bankcrm.analytics.rules import compile_rule
+    from bankcrm.scores import repository as scores_repo
+
+    _check_writer(principal)
+    try:
+        compiled = compile_rule("preview", condition)
+    except ConditionError as exc:
+        raise RuleError(f"condition: {exc}") from exc
+    run_id = scores_repo.current_run_id(session)
+    if run_id is None:
+        raise RuleError("no published run yet: run `bankcrm run --as-of DATE` first")
+    path = publish.rule_table_file(lake_dir, run_id)
+    if not path.exists():
+        raise RuleError(f"run {run_id} kept no rule table: run the nightly job again to preview rules")
+    run = scores_repo.get_run(session, run_id)
+    result = engines.preview_rule(path, compiled.condition, sample=sample)
+    return {
+        "run_id": run_id,
+        "as_of": run.as_of.isoformat() if run else None,
+        "customers": result.customers,
+        "hits": result.hits,
+        "sample": result.sample,
+    }
