@@ -91,6 +91,19 @@ def print_summary(summary: dict[str, object]) -> None:
                 f"{p['mean_potential_value']:.1f}",
             )
         console.print(seg)
+    hits = summary.get("rule_hits") or {}
+    assert isinstance(hits, dict)
+    if hits:
+        rules = Table(title="maintenance rules (customers hit)")
+        rules.add_column("rule")
+        rules.add_column("customers", justify="right")
+        for rule_id, n in hits.items():
+            rules.add_row(rule_id, f"{n:,}")
+        console.print(rules)
+    errors = summary.get("rule_errors") or {}
+    assert isinstance(errors, dict)
+    for rule_id, message in errors.items():
+        console.print(f"[yellow]rule {rule_id} skipped: {message}[/yellow]")
     console.print(
         f"tasks created: {summary['tasks_created']}, opportunities created: {summary['opportunities_created']}"
     )
