@@ -168,3 +168,8 @@ class Bank:
             clock=self.clock,
             worker=worker,
         )
+
+
+def make_recording_gateway(settings: Settings, channel: str) -> RecordingGateway:
+    """A gateway factory named in settings (``outbox_bank:make_recording_gateway``)."""
+    return RecordingGateway()
