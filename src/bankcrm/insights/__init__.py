@@ -1,0 +1,1 @@
+"""A customer's latest published scores, tier history and place in the current/potential value quadrant."""
