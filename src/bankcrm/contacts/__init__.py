@@ -1,0 +1,1 @@
+"""Corrections of a customer's contact details by staff, kept as numbered versions."""

@@ -1,0 +1,1 @@
+"""Logged contacts with customers (visits, calls, WeCom, SMS, e-mail) and the 360 timeline."""
