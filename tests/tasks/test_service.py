@@ -299,4 +299,9 @@ def test_every_default_rule_is_seeded_once(any_engine: Engine, bank) -> None:
         "need_reinvest",
         "need_retirement",
         "need_private_corporate",
+        "cadence_vip_review",
+        "cadence_potential_content",
+        "cadence_potential_survey",
+        "cadence_ordinary_service",
+        "cadence_ordinary_questionnaire",
     }

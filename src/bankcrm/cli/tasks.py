@@ -21,6 +21,9 @@ def export_cmd(
     ctx: typer.Context,
     out_file: Annotated[Path, typer.Argument(help="output file, .csv or .parquet")],
     run: Annotated[str, typer.Option("--run", help="run id, or 'latest' for the current published run")] = "latest",
+    include_cadence: Annotated[
+        bool, typer.Option("--include-cadence", help="also the contact-plan tasks (SPEC 5.1)")
+    ] = False,
     home: HomeOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -31,7 +34,7 @@ def export_cmd(
     try:
         with session_scope(session_factory(engine)) as session:
             run_id = scores_service.resolve_run(session, run)
-            rows = service.export_rows(session, run_id)
+            rows = service.export_rows(session, run_id, include_cadence=include_cadence)
             service.write_export(rows, out_file)
             record(
                 session,

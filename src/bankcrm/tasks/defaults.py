@@ -41,6 +41,8 @@ class RuleDefinition:
     escalates: bool = False
     marketing: bool = False
     cooldown_days: int = 0
+    every_days: int | None = None
+    contact_purposes: tuple[str, ...] = ()
 
     def as_row(self) -> dict[str, Any]:
         tier_actions = dict(self.tier_actions)
@@ -62,6 +64,8 @@ class RuleDefinition:
             "escalates": self.escalates,
             "marketing": self.marketing,
             "cooldown_days": self.cooldown_days,
+            "every_days": self.every_days,
+            "contact_purposes": list(self.contact_purposes),
             "template_zh": self.template_zh,
             "template_en": self.template_en,
         }
@@ -357,3 +361,87 @@ DEFAULT_RULES: tuple[RuleDefinition, ...] = (
 )
 
 DEFAULT_RULE_IDS: tuple[str, ...] = tuple(r.rule_id for r in DEFAULT_RULES)
+
+# --- SPEC 5.1 contact plans per tier: a contact task (or message) when the last counted contact is
+# older than the plan's period; the condition says whom the plan covers ---
+CADENCE_RULES: tuple[RuleDefinition, ...] = (
+    RuleDefinition(
+        rule_id="cadence_vip_review",
+        category="cadence",
+        name_zh="VIP月度深度联系",
+        name_en="VIP monthly deep contact",
+        condition="tier = 'vip'",
+        action="task",
+        tier_actions={"vip": {"kind": "task", "channel": "visit"}},
+        priority="normal",
+        sla_hours=72,
+        every_days=30,
+        contact_purposes=("review", "care", "marketing"),
+        template_zh="本月请与客户做一次深度联系：携资产报告面谈检视配置，或邀请参加私行沙龙。",
+        template_en="This month's deep contact: an asset review with the asset report, or an invitation "
+        "to a private-banking salon.",
+    ),
+    RuleDefinition(
+        rule_id="cadence_potential_content",
+        category="cadence",
+        name_zh="潜力客户双周价值内容",
+        name_en="Potential customer: fortnightly value content",
+        condition="tier = 'potential'",
+        action="task",
+        tier_actions={"potential": {"kind": "task", "channel": "wecom"}},
+        priority="low",
+        sla_hours=72,
+        every_days=14,
+        contact_purposes=("marketing", "review", "care"),
+        marketing=True,
+        template_zh="通过企业微信向客户推送一篇市场观点或产品解读。",
+        template_en="Send the customer a market view or a product explainer over WeCom.",
+    ),
+    RuleDefinition(
+        rule_id="cadence_potential_survey",
+        category="cadence",
+        name_zh="潜力客户月度需求调研",
+        name_en="Potential customer: monthly needs survey",
+        condition="tier = 'potential'",
+        action="task",
+        tier_actions={"potential": {"kind": "task", "channel": "wecom"}},
+        priority="low",
+        sla_hours=120,
+        every_days=30,
+        contact_purposes=("survey",),
+        template_zh="了解客户近期计划（如购车、购房、子女教育），记录需求。",
+        template_en="Ask about the customer's plans (a car, a home, a child's education) and note the needs.",
+    ),
+    RuleDefinition(
+        rule_id="cadence_ordinary_service",
+        category="cadence",
+        name_zh="普通客户月度服务提醒",
+        name_en="Ordinary customer: monthly service reminder",
+        condition="tier = 'ordinary'",
+        action="message",
+        tier_actions={"ordinary": {"kind": "message", "channel": "sms"}},
+        priority="low",
+        sla_hours=72,
+        every_days=30,
+        contact_purposes=("service",),
+        template_zh="尊敬的{name}，您的积分与本月权益已更新，可在手机银行查看。",
+        template_en="Dear {name}, your points and this month's offers are updated in the mobile bank.",
+    ),
+    RuleDefinition(
+        rule_id="cadence_ordinary_questionnaire",
+        category="cadence",
+        name_zh="普通客户季度问卷",
+        name_en="Ordinary customer: quarterly questionnaire",
+        condition="tier = 'ordinary'",
+        action="message",
+        tier_actions={"ordinary": {"kind": "message", "channel": "wechat"}},
+        priority="low",
+        sla_hours=120,
+        every_days=91,
+        contact_purposes=("survey",),
+        template_zh="尊敬的{name}，邀请您参与本季度服务满意度问卷。",
+        template_en="Dear {name}, please tell us about our service in this quarter's short questionnaire.",
+    ),
+)
+
+ALL_DEFAULT_RULES: tuple[RuleDefinition, ...] = DEFAULT_RULES + CADENCE_RULES

@@ -21,7 +21,7 @@ class Rule(Base):
 
     rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    category: Mapped[str] = mapped_column(String(20))  # event, need, custom
+    category: Mapped[str] = mapped_column(String(20))  # event, need, custom, cadence
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
     condition: Mapped[str] = mapped_column(Text)
@@ -38,6 +38,10 @@ class Rule(Base):
     marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     # days after an item is closed before the same rule may raise another for the customer
     cooldown_days: Mapped[int] = mapped_column(Integer, default=0)
+    # contact plans (category "cadence", SPEC 5.1): contact every N days; interactions with one of
+    # these purposes (space-separated) count as the contact
+    every_days: Mapped[int | None] = mapped_column(Integer)
+    contact_purposes: Mapped[str | None] = mapped_column(String(200))
     template_zh: Mapped[str] = mapped_column(Text)
     template_en: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from bankcrm.customers.models import Interaction
 from bankcrm.staff.models import Staff, Team
 from bankcrm.tasks.models import OPEN_STATUSES, Rule, RuleVersion, Task, TaskEvent, TaskRunHit
 
@@ -69,10 +70,92 @@ def recently_closed(conn: Connection, since_by_rule: dict[str, datetime]) -> set
     return {(customer_id, rule_id) for customer_id, rule_id in rows if rule_id is not None}
 
 
+def last_contacts(conn: Connection, plans: Sequence[Rule], *, since: datetime) -> dict[str, dict[str, datetime]]:
+    """Per contact plan: customer → latest counted contact since ``since``.
+
+    Counted: a logged interaction with one of the plan's purposes, or an item of the plan closed as done.
+    """
+    out: dict[str, dict[str, datetime]] = {}
+    for plan in plans:
+        latest: dict[str, datetime] = {}
+        purposes = (plan.contact_purposes or "").split()
+        queries = [
+            select(Task.customer_id, func.max(Task.closed_at))
+            .where(Task.rule_id == plan.rule_id, Task.status == "done", Task.closed_at >= since)
+            .group_by(Task.customer_id)
+        ]
+        if purposes:
+            queries.append(
+                select(Interaction.customer_id, func.max(Interaction.occurred_at))
+                .where(Interaction.purpose.in_(purposes), Interaction.occurred_at >= since)
+                .group_by(Interaction.customer_id)
+            )
+        for query in queries:
+            for customer_id, at in conn.execute(query):
+                if at is None:
+                    continue
+                at = _aware(at)
+                if customer_id not in latest or at > latest[customer_id]:
+                    latest[customer_id] = at
+        out[plan.rule_id] = latest
+    return out
+
+
+def _aware(value: datetime | str) -> datetime:
+    """max() over a timestamp column comes back naive (or as text) on SQLite: read it as UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+ITEM_COLUMNS = (
+    "customer_id",
+    "rule_id",
+    "rule_version",
+    "run_id",
+    "kind",
+    "priority",
+    "status",
+    "channel",
+    "marketing",
+    "product_category",
+    "facts_json",
+    "created_at",
+    "due_at",
+    "assigned_to",
+    "queue_branch_id",
+    "open_key",
+)
+
+
 def insert_items(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Bulk-insert new items (executemany in batches)."""
+    """Bulk-insert new items: COPY on PostgreSQL, the DB-API's executemany on plain tuples elsewhere."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return _copy_items(conn, rows)
+    cols = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+    marks = ", ".join("?" for _ in ITEM_COLUMNS)
+    sql = f'INSERT INTO "{Task.__tablename__}" ({cols}) VALUES ({marks})'
     for start in range(0, len(rows), INSERT_BATCH):
-        conn.execute(insert(Task), rows[start : start + INSERT_BATCH])
+        batch = [tuple(_sqlite_value(row[c]) for c in ITEM_COLUMNS) for row in rows[start : start + INSERT_BATCH]]
+        conn.exec_driver_sql(sql, batch)
+    return len(rows)
+
+
+def _sqlite_value(value: Any) -> Any:
+    # stored as SQLAlchemy's UTCDateTime stores them on SQLite: naive UTC text
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _copy_items(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    raw = conn.connection.driver_connection
+    cols = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+    with raw.cursor() as cur, cur.copy(f'COPY "{Task.__tablename__}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in ITEM_COLUMNS))
     return len(rows)
 
 

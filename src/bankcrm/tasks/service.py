@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection
@@ -27,13 +28,16 @@ from bankcrm.reference import PRODUCT_CATEGORIES
 from bankcrm.security.permissions import NotFound, Permission, Principal, require
 from bankcrm.tasks import repository as repo
 from bankcrm.tasks.conditions import ConditionError
-from bankcrm.tasks.defaults import DEFAULT_RULES, RuleDefinition
+from bankcrm.tasks.defaults import ALL_DEFAULT_RULES, RuleDefinition
 from bankcrm.tasks.models import OPEN_STATUSES, Rule, RuleVersion, Task, TaskEvent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KINDS = ("task", "opportunity", "message")
 PRIORITIES = ("urgent", "high", "normal", "low")
-CATEGORIES = ("event", "need", "custom")
+CATEGORIES = ("event", "need", "custom", "cadence")
+CONTACT_PURPOSES = ("care", "review", "service", "marketing", "survey", "task")
+# a contact plan raises its task this many days before the period runs out
+CADENCE_LEAD_DAYS = 3
 TIERS = ("vip", "potential", "ordinary")
 CHANNELS = ("visit", "call", "wecom", "sms", "email", "wechat", "app")
 EXPORT_COLUMNS = (
@@ -75,6 +79,8 @@ def _rule_snapshot(rule: Rule) -> dict[str, Any]:
         "escalates": rule.escalates,
         "marketing": rule.marketing,
         "cooldown_days": rule.cooldown_days,
+        "every_days": rule.every_days,
+        "contact_purposes": (rule.contact_purposes or "").split(),
         "template_zh": rule.template_zh,
         "template_en": rule.template_en,
         "enabled": rule.enabled,
@@ -103,6 +109,14 @@ def validate_rule_fields(data: dict[str, Any]) -> dict[str, Any]:
     cooldown = data.get("cooldown_days", 0)
     if not isinstance(cooldown, int) or not 0 <= cooldown <= 366:
         raise RuleError("cooldown_days: a whole number of days from 0 to 366")
+    every = data.get("every_days")
+    if data["category"] == "cadence" and (not isinstance(every, int) or not 1 <= every <= 366):
+        raise RuleError("every_days: a contact plan needs a period of 1 to 366 days")
+    if every is not None and data["category"] != "cadence":
+        raise RuleError("every_days: only contact plans (category cadence) have a period")
+    purposes = data.get("contact_purposes") or []
+    if not isinstance(purposes, list) or not set(purposes) <= set(CONTACT_PURPOSES):
+        raise RuleError(f"contact_purposes: a list drawn from {', '.join(CONTACT_PURPOSES)}")
     product = data.get("product_category")
     if product is not None and product not in PRODUCT_CATEGORIES:
         raise RuleError(f"product_category: {product!r} is not a product category")
@@ -138,11 +152,14 @@ def _apply(rule: Rule, data: dict[str, Any]) -> None:
         "escalates",
         "marketing",
         "cooldown_days",
+        "every_days",
         "template_zh",
         "template_en",
     ):
         if key in data:
             setattr(rule, key, data[key])
+    if "contact_purposes" in data:
+        rule.contact_purposes = " ".join(data["contact_purposes"] or []) or None
     if "tier_actions" in data:
         rule.tier_actions_json = json.dumps(data["tier_actions"] or {}, ensure_ascii=False, sort_keys=True)
 
@@ -168,7 +185,7 @@ def _check_writer(principal: Principal | None) -> None:
 def ensure_default_rules(session: Session) -> int:
     """Insert the shipped rules that are missing (an analyst's edits are never overwritten)."""
     added = 0
-    for definition in DEFAULT_RULES:
+    for definition in ALL_DEFAULT_RULES:
         if repo.get_rule(session, definition.rule_id) is None:
             _insert(session, definition.as_row(), is_default=True, by="system")
             added += 1
@@ -260,7 +277,7 @@ def rule_definition(rule: Rule) -> dict[str, Any]:
 
 
 def default_definition(rule_id: str) -> RuleDefinition | None:
-    return next((d for d in DEFAULT_RULES if d.rule_id == rule_id), None)
+    return next((d for d in ALL_DEFAULT_RULES if d.rule_id == rule_id), None)
 
 
 # --- items from a run ---
@@ -340,24 +357,34 @@ def record_run_items(
         conn, {r.rule_id: now - timedelta(days=r.cooldown_days) for r in rules if r.cooldown_days > 0}
     )
     data = hits.to_pydict()
-    n = hits.num_rows
+    plans = [r for r in rules if r.category == "cadence" and r.every_days]
+    longest = max((p.every_days or 0 for p in plans), default=0)
+    last_contact = repo.last_contacts(conn, plans, since=now - timedelta(days=longest)) if plans else {}
     new_rows: list[dict[str, Any]] = []
     reconfirmed: list[int] = []
     for rule in rules:
         flags = data[hit_column(rule.rule_id)]
         fact_columns = list(columns_by_rule.get(rule.rule_id, ()))
         due = due_time(rule, now)
+        contacted = last_contact.get(rule.rule_id, {})
         count = 0
-        for i in range(n):
-            if not flags[i]:
-                continue
-            count += 1
+        for i in np.flatnonzero(np.asarray(flags, dtype=bool)).tolist():
             customer_id = data["customer_id"][i]
             key = f"{customer_id}|{rule.rule_id}"
             existing = open_now.get(key)
             if existing is not None:
+                count += 1
                 reconfirmed.append(existing)
                 continue
+            if rule.every_days:
+                # a contact plan: due when the last counted contact is older than the period (less the lead)
+                last = contacted.get(customer_id)
+                if last is not None and last + timedelta(days=rule.every_days - CADENCE_LEAD_DAYS) > now:
+                    continue
+                item_due = max(now, last + timedelta(days=rule.every_days)) if last is not None else due
+            else:
+                item_due = due
+            count += 1
             if (customer_id, rule.rule_id) in cooling:
                 result.cooling_down += 1
                 continue
@@ -378,7 +405,7 @@ def record_run_items(
                     "product_category": rule.product_category,
                     "facts_json": json.dumps(facts, ensure_ascii=False, sort_keys=True),
                     "created_at": now,
-                    "due_at": due,
+                    "due_at": item_due,
                     "assigned_to": rm_id,
                     "queue_branch_id": None if rm_id else data["branch_id"][i],
                     "open_key": key,
@@ -456,8 +483,13 @@ def _local_iso(value: datetime) -> str:
     return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 
-def export_rows(session: Session, run_id: int) -> list[dict[str, Any]]:
-    """The run's items (raised or re-confirmed by it) as the export's rows."""
+def export_rows(session: Session, run_id: int, *, include_cadence: bool = False) -> list[dict[str, Any]]:
+    """The run's items (raised or re-confirmed by it) as the export's rows.
+
+    Contact-plan items (SPEC 5.1) are left out unless asked for: the export is the run's event and
+    needs items (SPEC 5.3/5.4); the plans' coverage has its own report.
+    """
+    plans = set() if include_cadence else {r.rule_id for r in repo.list_rules(session) if r.category == "cadence"}
     return [
         {
             "task_id": item.task_id,
@@ -471,6 +503,7 @@ def export_rows(session: Session, run_id: int) -> list[dict[str, Any]]:
             "status": item.status,
         }
         for item in repo.run_items(session, run_id)
+        if item.rule_id not in plans
     ]
 
 
