@@ -38,6 +38,8 @@ CATEGORIES = ("event", "need", "custom", "cadence")
 CONTACT_PURPOSES = ("care", "review", "service", "marketing", "survey", "task")
 # a contact plan raises its task this many days before the period runs out
 CADENCE_LEAD_DAYS = 3
+# new items are written in batches of this many
+WRITE_BATCH = 50_000
 TIERS = ("vip", "potential", "ordinary")
 CHANNELS = ("visit", "call", "wecom", "sms", "email", "wechat", "app")
 EXPORT_COLUMNS = (
@@ -345,31 +347,32 @@ def record_run_items(
     """Turn a run's hits into items in one transaction: new items in bulk, open ones re-confirmed.
 
     ``hits`` has the carried columns (customer_id, branch_id, rm_id, tier, …), a boolean
-    ``hit__<rule>`` column per rule and the fact columns each rule's condition reads.
+    ``hit__<rule>`` column per rule and the fact columns each rule's condition reads. Rows are
+    taken rule by rule and written in batches, so a million customers never become a million
+    Python rows at once.
     """
     from bankcrm.analytics.rules import hit_column
 
     result = RunItems()
     repo.delete_hits(conn, run_id)  # a re-published run starts its list again
-    rule_ids = [r.rule_id for r in rules]
-    open_now = repo.open_items(conn, rule_ids)
+    open_now = repo.open_items(conn, [r.rule_id for r in rules])
     cooling = repo.recently_closed(
         conn, {r.rule_id: now - timedelta(days=r.cooldown_days) for r in rules if r.cooldown_days > 0}
     )
-    data = hits.to_pydict()
     plans = [r for r in rules if r.category == "cadence" and r.every_days]
     longest = max((p.every_days or 0 for p in plans), default=0)
     last_contact = repo.last_contacts(conn, plans, since=now - timedelta(days=longest)) if plans else {}
-    new_rows: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     reconfirmed: list[int] = []
     for rule in rules:
-        flags = data[hit_column(rule.rule_id)]
-        fact_columns = list(columns_by_rule.get(rule.rule_id, ()))
+        flags = hits.column(hit_column(rule.rule_id)).to_numpy(zero_copy_only=False)
+        taken = hits.take(pa.array(np.flatnonzero(flags.astype(bool))))
+        fact_columns = [c for c in columns_by_rule.get(rule.rule_id, ()) if c in taken.column_names]
+        columns = {c: taken.column(c).to_pylist() for c in ("customer_id", "branch_id", "rm_id", "tier", *fact_columns)}
         due = due_time(rule, now)
         contacted = last_contact.get(rule.rule_id, {})
         count = 0
-        for i in np.flatnonzero(np.asarray(flags, dtype=bool)).tolist():
-            customer_id = data["customer_id"][i]
+        for i, customer_id in enumerate(columns["customer_id"]):
             key = f"{customer_id}|{rule.rule_id}"
             existing = open_now.get(key)
             if existing is not None:
@@ -388,10 +391,10 @@ def record_run_items(
             if (customer_id, rule.rule_id) in cooling:
                 result.cooling_down += 1
                 continue
-            kind, channel = tier_action(rule, data["tier"][i])
-            rm_id = data["rm_id"][i]
-            facts = {c: _plain(data[c][i]) for c in fact_columns if c in data}
-            new_rows.append(
+            kind, channel = tier_action(rule, columns["tier"][i])
+            rm_id = columns["rm_id"][i]
+            facts = {c: _plain(columns[c][i]) for c in fact_columns}
+            pending.append(
                 {
                     "customer_id": customer_id,
                     "rule_id": rule.rule_id,
@@ -407,13 +410,16 @@ def record_run_items(
                     "created_at": now,
                     "due_at": item_due,
                     "assigned_to": rm_id,
-                    "queue_branch_id": None if rm_id else data["branch_id"][i],
+                    "queue_branch_id": None if rm_id else columns["branch_id"][i],
                     "open_key": key,
                 }
             )
             result.created[kind] = result.created.get(kind, 0) + 1
+            if len(pending) >= WRITE_BATCH:
+                repo.insert_items(conn, pending)
+                pending = []
         result.by_rule[rule.rule_id] = count
-    repo.insert_items(conn, new_rows)
+    repo.insert_items(conn, pending)
     repo.record_hits_for_new(conn, run_id)
     repo.record_hits(conn, run_id, reconfirmed)
     result.reconfirmed = len(reconfirmed)
