@@ -41,6 +41,24 @@ CODE_LABELS: dict[str, dict[str, str]] = {
     },
     "segment": {"A": "Segment A", "B": "Segment B", "C": "Segment C", "D": "Segment D"},
     "gender": {"M": "Male", "F": "Female"},
+    "priority": {"urgent": "Urgent", "high": "High", "normal": "Normal", "low": "Low"},
+    "task_status": {
+        "open": "Open",
+        "snoozed": "Snoozed",
+        "done": "Done",
+        "cancelled": "Cancelled",
+        "expired": "Expired",
+    },
+    "task_kind": {"task": "Task", "opportunity": "Opportunity", "message": "Automatic message"},
+    "channel": {
+        "visit": "Visit",
+        "call": "Phone call",
+        "wecom": "WeCom",
+        "sms": "SMS",
+        "email": "E-mail",
+        "wechat": "WeChat",
+        "app": "App push",
+    },
     "field": {
         "id_number": "ID number",
         "phone": "Mobile",
@@ -53,11 +71,17 @@ CODE_LABELS: dict[str, dict[str, str]] = {
 
 @cache
 def catalog(locale: str) -> Mapping[str, str]:
-    """The message catalog of a locale (English is the identity)."""
+    """The message catalog of a locale (English is the identity).
+
+    ``web/locales/<locale>.json`` plus every domain's own ``src/bankcrm/<domain>/locales/<locale>.json``,
+    so a domain adds its messages next to its templates.
+    """
     if locale == "en":
         return {}
-    path = _LOCALE_DIR / f"{locale}.json"
-    data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, str] = {}
+    domains = sorted(p for p in _LOCALE_DIR.parent.parent.glob(f"*/locales/{locale}.json") if p.parent != _LOCALE_DIR)
+    for path in (_LOCALE_DIR / f"{locale}.json", *domains):
+        data.update(json.loads(path.read_text(encoding="utf-8")))
     return data
 
 

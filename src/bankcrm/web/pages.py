@@ -10,7 +10,8 @@ from starlette.responses import HTMLResponse
 
 from bankcrm.customers import service as customers
 from bankcrm.security.permissions import Permission
-from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime
+from bankcrm.tasks import work_service
+from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime, Tr
 from bankcrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -23,6 +24,7 @@ def workbench(
     runtime: Runtime,
     principal: CurrentPrincipal,
     actor: RequestActor,
+    tr: Tr,
     tier: str | None = None,
     segment: str | None = None,
     value_class: str | None = None,
@@ -34,7 +36,11 @@ def workbench(
     context: dict[str, Any] = {
         # TODAY'S TASKS: the maintenance task engine (src/bankcrm/tasks/) puts its panel here; the
         # template includes "tasks/_today.html" when that template exists, with this value in context.
-        "todays_tasks": None,
+        "todays_tasks": (
+            work_service.list_tasks(db, principal, work_service.TaskQuery(page_size=10), clock=runtime.clock, tz=tr.tz)
+            if principal.can(Permission.TASK_WORK)
+            else None
+        ),
     }
     if principal.can(Permission.CUSTOMER_READ):
         query = customers.CustomerQuery(tier or None, segment or None, value_class or None, q, sort, page)
