@@ -495,6 +495,9 @@ def child_nightly(home: str, engine: str, as_of: str, conn: Any) -> None:
                 "timings": result.timings,
                 "customers": result.customers,
                 "tiers": result.tiers,
+                "rule_hits": result.rule_hits,
+                "tasks_created": result.tasks_created,
+                "opportunities_created": result.opportunities_created,
                 **_rusage(),
             }
         )
