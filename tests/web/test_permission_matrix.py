@@ -45,6 +45,7 @@ def same(allowed: set[str], ok: int = 200) -> dict[str, tuple[int, int]]:
 
 
 ALL_READ = dict.fromkeys(CUSTOMER_READERS, 200)
+TEAM_VIEWERS = {"team_lead", "branch_manager"}
 EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int]]] = {
     ("GET", "/openapi.json"): every(200),
     ("GET", "/docs"): every(200),
@@ -67,6 +68,32 @@ EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int]]] = {
     ("GET", "/api/v1/customers/{customer_id}"): api(CUSTOMER_READERS, out={"compliance": 200}),
     ("POST", "/api/v1/customers/{customer_id}/reveal"): api(REVEALERS),
     ("GET", "/api/v1/audit/events"): api({"compliance"}, out={"compliance": 200}),
+    # customer 360 sections, interactions, contact corrections, team views
+    ("GET", "/assets/plotly.min.js"): every(200),
+    ("GET", "/customers/{customer_id}/transactions"): page(CUSTOMER_READERS, out={"compliance": 200}),
+    ("POST", "/customers/{customer_id}/interactions"): page(REVEALERS, 303),
+    ("POST", "/customers/{customer_id}/contact"): page(REVEALERS, 303),
+    ("GET", "/team"): same(TEAM_VIEWERS),
+    ("POST", "/team/reassign"): same(TEAM_VIEWERS, 400),  # C1 is already with S1: nothing to move
+    ("GET", "/api/v1/customers/{customer_id}/holdings"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("GET", "/api/v1/customers/{customer_id}/aum-trend"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("GET", "/api/v1/customers/{customer_id}/transactions"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("GET", "/api/v1/customers/{customer_id}/value"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("GET", "/api/v1/customers/{customer_id}/interactions"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("POST", "/api/v1/customers/{customer_id}/interactions"): api(REVEALERS, 201),
+    ("GET", "/api/v1/customers/{customer_id}/contact-versions"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("POST", "/api/v1/customers/{customer_id}/contact"): api(REVEALERS),
+    ("GET", "/api/v1/customers/{customer_id}/assignments"): api(CUSTOMER_READERS, out={"compliance": 200}),
+    ("GET", "/api/v1/team/workload"): {**same(TEAM_VIEWERS), ANON: (401, 401)},
+    ("GET", "/api/v1/team/customers"): {**same(TEAM_VIEWERS), ANON: (401, 401)},
+    ("POST", "/api/v1/team/reassignments"): {**same(TEAM_VIEWERS, 422), ANON: (401, 401)},
+}
+
+# bodies of the state-changing calls (the reveal's by default)
+API_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/customers/{customer_id}/interactions": {"channel": "call", "purpose": "care"},
+    "/api/v1/customers/{customer_id}/contact": {"occupation": "retired", "reason": "permission matrix"},
+    "/api/v1/team/reassignments": {"customer_ids": ["C1"], "to_rm_id": "S1", "reason": "permission matrix"},
 }
 
 # path parameters for the in-scope and the out-of-scope call
@@ -87,13 +114,16 @@ def _call(client: TestClient, method: str, path: str, url: str, csrf: str) -> An
     if method == "GET":
         return client.get(url)
     if path.startswith("/api/"):
-        body = {"field": "phone", "reason": "permission matrix"}
+        body = API_BODIES.get(path, {"field": "phone", "reason": "permission matrix"})
         return client.post(url, json=body, headers={"X-CSRF-Token": csrf})
     forms = {
         "/login": {"username": "nobody-here", "password": "wrong password 1"},
         "/customers/{customer_id}/reveal": {"field": "phone", "reason": "permission matrix"},
         "/admin/users": {"username": "matrix", "role": "admin", "password": "short"},
         "/admin/users/{username}/reset-password": {"password": "short"},
+        "/customers/{customer_id}/interactions": {"channel": "call", "purpose": "care"},
+        "/customers/{customer_id}/contact": {"occupation": "executive", "reason": "permission matrix"},
+        "/team/reassign": {"customer_ids": "C1", "to_rm_id": "S1", "reason": "permission matrix"},
     }
     return client.post(url, data={**forms.get(path, {}), "csrf_token": csrf})
 

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse
 
 from bankcrm.audit.service import AuditError
 from bankcrm.customers import service
+from bankcrm.customers.sections import as_context, sections_of
 from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime
 from bankcrm.web.templating import render
 
@@ -23,6 +24,7 @@ def _page(
     revealed: dict[str, str | None] | None = None,
     reveal_error: str | None = None,
     status_code: int = 200,
+    sections: dict[str, object] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -34,6 +36,7 @@ def _page(
             "revealed": revealed or {},
             "reveal_error": reveal_error,
             "revealable": tuple(service.REVEALABLE),
+            **(sections or {}),
         },
         principal=principal,
         status_code=status_code,
@@ -50,7 +53,8 @@ def customer_360(
     actor: RequestActor,
 ) -> HTMLResponse:
     view = service.customer_360(db, principal, customer_id, actor=actor, cipher=runtime.cipher, masker=runtime.masker)
-    return _page(request, view, principal)
+    extra = as_context(sections_of(db, principal, customer_id, cipher=runtime.cipher, masker=runtime.masker))
+    return _page(request, view, principal, sections=extra)
 
 
 @router.post("/customers/{customer_id}/reveal", name="customer_reveal")
@@ -77,4 +81,6 @@ def reveal(
         except AuditError:
             error = "A reveal needs a stated reason (at least 4 characters)"
     view = service.customer_360(db, principal, customer_id, actor=actor, cipher=runtime.cipher, masker=runtime.masker)
-    return _page(request, view, principal, revealed=revealed, reveal_error=error, status_code=400 if error else 200)
+    extra = as_context(sections_of(db, principal, customer_id, cipher=runtime.cipher, masker=runtime.masker))
+    status = 400 if error else 200
+    return _page(request, view, principal, revealed=revealed, reveal_error=error, status_code=status, sections=extra)

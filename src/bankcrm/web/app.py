@@ -31,10 +31,19 @@ def create_app(
     clock: Clock = system_clock,
 ) -> FastAPI:
     """The web app over the settings' database; ``engine``, ``hasher`` and ``clock`` may be given by tests."""
+    from bankcrm.assignments import api as assignments_api
+    from bankcrm.assignments import pages as assignments_pages
     from bankcrm.audit import api as audit_api
     from bankcrm.audit import pages as audit_pages
+    from bankcrm.contacts import api as contacts_api
+    from bankcrm.contacts import pages as contacts_pages
     from bankcrm.customers import api as customers_api
     from bankcrm.customers import pages as customers_pages
+    from bankcrm.holdings import api as holdings_api
+    from bankcrm.holdings import pages as holdings_pages
+    from bankcrm.insights import api as insights_api
+    from bankcrm.interactions import api as interactions_api
+    from bankcrm.interactions import pages as interactions_pages
     from bankcrm.products import pages as products_pages
     from bankcrm.security import api as security_api
     from bankcrm.security import pages as security_pages
@@ -76,10 +85,23 @@ def create_app(
         staff_pages.router,
         products_pages.router,
         docs.router,
+        holdings_pages.router,
+        interactions_pages.router,
+        contacts_pages.router,
+        assignments_pages.router,
     ):
         app.include_router(router)
     # JSON API
-    for router in (security_api.router, customers_api.router, audit_api.router):
+    for router in (
+        security_api.router,
+        customers_api.router,
+        audit_api.router,
+        holdings_api.router,
+        insights_api.router,
+        interactions_api.router,
+        contacts_api.router,
+        assignments_api.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -59,6 +59,8 @@ def nav_items(principal: Principal | None) -> list[tuple[str, str]]:
     if principal is None:
         return []
     items: list[tuple[str, str]] = [("/", "Workbench")]
+    if principal.can(Permission.CUSTOMER_REASSIGN):
+        items.append(("/team", "Team"))
     if principal.can(Permission.AUDIT_READ):
         items.append(("/compliance/audit", "Audit log"))
     if principal.can(Permission.USER_ADMIN):

@@ -1,0 +1,73 @@
+"""The transactions page of one customer, and Plotly's bundled script for the AUM chart (no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import FileResponse, Response
+
+from bankcrm.customers import repository as customers_repo
+from bankcrm.customers.sections import label
+from bankcrm.holdings import service
+from bankcrm.reference import TX_CATEGORIES
+from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime
+from bankcrm.web.errors import error_response
+from bankcrm.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def plotly_bundle() -> Path | None:
+    """``plotly.min.js`` as shipped inside the installed ``plotly`` package."""
+    try:
+        import plotly
+    except ImportError:
+        return None
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return path if path.is_file() else None
+
+
+@router.get("/assets/plotly.min.js")
+def plotly_script() -> Response:
+    """The chart library from the installed package; cached, since it changes only with the package."""
+    path = plotly_bundle()
+    if path is None:
+        return Response("// plotly is not installed: charts show as tables\n", media_type="text/javascript")
+    return FileResponse(path, media_type="text/javascript", headers={"cache-control": "public, max-age=86400"})
+
+
+@router.get("/customers/{customer_id}/transactions", name="customer_transactions")
+def transactions(
+    request: Request,
+    customer_id: str,
+    db: DbSession,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+    actor: RequestActor,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    category: Annotated[str | None, Query(max_length=20)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    query = service.TransactionQuery(month=month or None, category=category or None, page=page, page_size=20)
+    try:
+        result = service.transactions_page(
+            db, principal, customer_id, query, lake_dir=runtime.settings.lake_dir, actor=actor
+        )
+    except service.QueryError:
+        return error_response(request, 400, "Unknown month or category")
+    customer = customers_repo.get_in_scope(db, principal, customer_id)
+    name = runtime.masker.mask("name", customer.name) if customer else None
+    return render(
+        request,
+        "holdings/transactions.html",
+        {
+            "customer_id": customer_id,
+            "name": name,
+            "page": result,
+            "label": label,
+            "tx_categories": TX_CATEGORIES,
+        },
+        principal=principal,
+    )
