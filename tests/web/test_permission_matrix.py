@@ -8,13 +8,16 @@ a missing one. Compliance reads every customer, masked, so C2 is in its scope to
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from bankcrm.db.engine import session_factory, session_scope
+from bankcrm.tasks.models import Task
 from bankcrm.web.app import route_table
-from conftest import ROLE_USER, csrf_of_form, login
+from conftest import ROLE_USER, WebBank, csrf_of_form, login
 
 ROLES = ("rm", "team_lead", "branch_manager", "marketing", "compliance", "admin")
 CUSTOMER_READERS = {"rm", "team_lead", "branch_manager", "compliance"}
@@ -46,6 +49,7 @@ def same(allowed: set[str], ok: int = 200) -> dict[str, tuple[int, int]]:
 
 ALL_READ = dict.fromkeys(CUSTOMER_READERS, 200)
 TEAM_VIEWERS = {"team_lead", "branch_manager"}
+TASK_WORKERS = {"rm", "team_lead", "branch_manager"}
 EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int]]] = {
     ("GET", "/openapi.json"): every(200),
     ("GET", "/docs"): every(200),
@@ -87,6 +91,37 @@ EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int]]] = {
     ("GET", "/api/v1/team/workload"): {**same(TEAM_VIEWERS), ANON: (401, 401)},
     ("GET", "/api/v1/team/customers"): {**same(TEAM_VIEWERS), ANON: (401, 401)},
     ("POST", "/api/v1/team/reassignments"): {**same(TEAM_VIEWERS, 422), ANON: (401, 401)},
+    # the task list (work items 9001 of S1 in B1, 9002 of S2 in B2) and the marketing rule pages; the
+    # forms are refused by the service (empty outcome, a past time, the same RM, a bad condition), so
+    # nothing changes between calls
+    ("GET", "/tasks"): same(TASK_WORKERS),
+    ("GET", "/tasks/queue"): same(TEAM_VIEWERS),
+    ("GET", "/tasks/{task_id}"): page(TASK_WORKERS),
+    ("POST", "/tasks/{task_id}/complete"): page(TASK_WORKERS, 400),
+    ("POST", "/tasks/{task_id}/snooze"): page(TASK_WORKERS, 400),
+    ("POST", "/tasks/{task_id}/reassign"): page(TEAM_VIEWERS, 400),
+    ("GET", "/rules"): same({"marketing"}),
+    ("GET", "/rules/new"): same({"marketing"}),
+    ("POST", "/rules"): same({"marketing"}, 400),
+    ("POST", "/rules/preview"): same({"marketing"}, 400),
+    ("GET", "/rules/{rule_id}"): page({"marketing"}),
+    ("GET", "/rules/{rule_id}/edit"): page({"marketing"}),
+    ("POST", "/rules/{rule_id}"): page({"marketing"}, 400),
+    ("POST", "/rules/{rule_id}/enable"): page({"marketing"}, 303),
+    ("POST", "/rules/{rule_id}/disable"): page({"marketing"}, 303),
+    ("GET", "/api/v1/tasks"): {**same(TASK_WORKERS), ANON: (401, 401)},
+    ("GET", "/api/v1/tasks/counts"): {**same(TASK_WORKERS), ANON: (401, 401)},
+    ("GET", "/api/v1/tasks/{task_id}"): api(TASK_WORKERS),
+    ("POST", "/api/v1/tasks/{task_id}/complete"): api(TASK_WORKERS, 422),
+    ("POST", "/api/v1/tasks/{task_id}/snooze"): api(TASK_WORKERS, 422),
+    ("POST", "/api/v1/tasks/{task_id}/reassign"): api(TEAM_VIEWERS, 422),
+    ("GET", "/api/v1/rules"): {**same({"marketing"}), ANON: (401, 401)},
+    ("POST", "/api/v1/rules"): {**same({"marketing"}, 422), ANON: (401, 401)},
+    ("POST", "/api/v1/rules/preview"): {**same({"marketing"}, 422), ANON: (401, 401)},
+    ("GET", "/api/v1/rules/{rule_id}"): api({"marketing"}),
+    ("PATCH", "/api/v1/rules/{rule_id}"): api({"marketing"}, 422),
+    ("POST", "/api/v1/rules/{rule_id}/enable"): api({"marketing"}),
+    ("POST", "/api/v1/rules/{rule_id}/disable"): api({"marketing"}),
 }
 
 # bodies of the state-changing calls (the reveal's by default)
@@ -94,6 +129,15 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/customers/{customer_id}/interactions": {"channel": "call", "purpose": "care"},
     "/api/v1/customers/{customer_id}/contact": {"occupation": "retired", "reason": "permission matrix"},
     "/api/v1/team/reassignments": {"customer_ids": ["C1"], "to_rm_id": "S1", "reason": "permission matrix"},
+    "/api/v1/tasks/{task_id}/complete": {"outcome": "", "channel": "call"},
+    "/api/v1/tasks/{task_id}/snooze": {"until": "2020-01-01T09:00:00+08:00", "reason": "permission matrix"},
+    "/api/v1/tasks/{task_id}/reassign": {"to_staff_id": "S1", "reason": "permission matrix"},
+    "/api/v1/rules": {
+        **{"rule_id": "matrix", "name_zh": "矩阵", "name_en": "Matrix", "action": "task"},
+        **{"condition": "no_such_column > 1", "template_zh": "矩阵", "template_en": "Matrix"},
+    },
+    "/api/v1/rules/preview": {"condition": "no_such_column > 1"},
+    "/api/v1/rules/{rule_id}": {"condition": "no_such_column > 1"},
 }
 
 # path parameters for the in-scope and the out-of-scope call
@@ -101,7 +145,30 @@ PARAMS = {
     "customer_id": ("C1", "C2"),
     "username": ("demo.marketing", "nobody-here"),
     "locale": ("en", "en"),
+    "task_id": ("9001", "9002"),
+    "rule_id": ("birthday", "no_such_rule"),
 }
+
+
+@pytest.fixture(autouse=True)
+def work_items(web_bank: WebBank) -> None:
+    """An open item of S1 (C1, branch B1) and one of S2 (C2, branch B2)."""
+    now = web_bank.clock.now
+    with session_scope(session_factory(web_bank.engine)) as s:
+        for task_id, customer_id, rm in ((9001, "C1", "S1"), (9002, "C2", "S2")):
+            s.add(
+                Task(
+                    task_id=task_id,
+                    customer_id=customer_id,
+                    rule_id="overdue",
+                    kind="task",
+                    priority="normal",
+                    status="open",
+                    due_at=now + timedelta(days=1),
+                    assigned_to=rm,
+                    open_key=f"{customer_id}|overdue",
+                )
+            )
 
 
 def _url(path: str, in_scope: bool) -> str:
@@ -115,7 +182,7 @@ def _call(client: TestClient, method: str, path: str, url: str, csrf: str) -> An
         return client.get(url)
     if path.startswith("/api/"):
         body = API_BODIES.get(path, {"field": "phone", "reason": "permission matrix"})
-        return client.post(url, json=body, headers={"X-CSRF-Token": csrf})
+        return client.request(method, url, json=body, headers={"X-CSRF-Token": csrf})
     forms = {
         "/login": {"username": "nobody-here", "password": "wrong password 1"},
         "/customers/{customer_id}/reveal": {"field": "phone", "reason": "permission matrix"},
@@ -124,6 +191,12 @@ def _call(client: TestClient, method: str, path: str, url: str, csrf: str) -> An
         "/customers/{customer_id}/interactions": {"channel": "call", "purpose": "care"},
         "/customers/{customer_id}/contact": {"occupation": "executive", "reason": "permission matrix"},
         "/team/reassign": {"customer_ids": "C1", "to_rm_id": "S1", "reason": "permission matrix"},
+        "/tasks/{task_id}/complete": {"outcome": "", "channel": "call"},
+        "/tasks/{task_id}/snooze": {"until": "2020-01-01T09:00", "reason": "permission matrix"},
+        "/tasks/{task_id}/reassign": {"to_staff_id": "S1", "reason": "permission matrix"},
+        "/rules": {"rule_id": "matrix", "condition": "no_such_column > 1"},
+        "/rules/preview": {"condition": "no_such_column > 1"},
+        "/rules/{rule_id}": {"condition": "no_such_column > 1"},
     }
     return client.post(url, data={**forms.get(path, {}), "csrf_token": csrf})
 

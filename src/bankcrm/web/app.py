@@ -48,6 +48,8 @@ def create_app(
     from bankcrm.security import api as security_api
     from bankcrm.security import pages as security_pages
     from bankcrm.staff import pages as staff_pages
+    from bankcrm.tasks import api as tasks_api
+    from bankcrm.tasks import pages as tasks_pages
     from bankcrm.web import auth_pages, docs, pages
 
     engine = engine or make_engine(settings)
@@ -84,6 +86,7 @@ def create_app(
         security_pages.router,
         staff_pages.router,
         products_pages.router,
+        tasks_pages.router,
         docs.router,
         holdings_pages.router,
         interactions_pages.router,
@@ -96,6 +99,8 @@ def create_app(
         security_api.router,
         customers_api.router,
         audit_api.router,
+        tasks_api.router,
+        tasks_api.rules_router,
         holdings_api.router,
         insights_api.router,
         interactions_api.router,

@@ -61,6 +61,10 @@ def nav_items(principal: Principal | None) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = [("/", "Workbench")]
     if principal.can(Permission.CUSTOMER_REASSIGN):
         items.append(("/team", "Team"))
+    if principal.can(Permission.TASK_WORK):
+        items.append(("/tasks", "Tasks"))
+    if principal.can(Permission.RULE_WRITE):
+        items.append(("/rules", "Rules"))
     if principal.can(Permission.AUDIT_READ):
         items.append(("/compliance/audit", "Audit log"))
     if principal.can(Permission.USER_ADMIN):
