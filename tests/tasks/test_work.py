@@ -365,3 +365,12 @@ def test_the_local_day_ends_at_midnight_in_shanghai() -> None:
     assert work_service.end_of_local_day(datetime(2026, 11, 26, 16, 0, tzinfo=UTC)) == datetime(
         2026, 11, 27, 16, 0, tzinfo=UTC
     )
+
+
+def test_a_team_lead_completes_a_queue_item_of_a_customer_without_an_rm(factory) -> None:
+    queued = add_item(factory, "C5", None, due=timedelta(days=1), queue="B1")
+    with session_scope(factory) as s:
+        item, contact = work_service.complete_task(
+            s, LEAD1, queued, outcome="Welcome call done", channel="call", actor=ACTOR, clock=Clock()
+        )
+        assert (item.status, contact.customer_id, contact.staff_id, contact.purpose) == ("done", "C5", "L1", "task")

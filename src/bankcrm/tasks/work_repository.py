@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from bankcrm.customers.models import Interaction
 from bankcrm.security.permissions import ROLE_CUSTOMER_SCOPE, CustomerScope, Permission, Principal
 from bankcrm.staff.models import Staff, Team
 from bankcrm.tasks.models import OPEN_STATUSES, Rule, Task, TaskEvent
@@ -160,10 +159,3 @@ def staff_of(session: Session, *, team_id: str | None = None, branch_id: str | N
 
 def team_branch(session: Session, team_id: str) -> str | None:
     return session.scalar(select(Team.branch_id).where(Team.team_id == team_id))
-
-
-def add_interaction(session: Session, interaction: Interaction) -> Interaction:
-    """The contact logged when an item is completed (the same table the customer timeline reads)."""
-    session.add(interaction)
-    session.flush()
-    return interaction

@@ -29,6 +29,9 @@ from sqlalchemy.orm import Session
 
 from bankcrm.audit.service import Actor, record
 from bankcrm.customers.models import Interaction
+from bankcrm.interactions import repository as interactions_repo
+from bankcrm.interactions.schemas import CHANNELS as INTERACTION_CHANNELS
+from bankcrm.interactions.service import INTERACTION_CREATE
 from bankcrm.security.auth import Clock, system_clock
 from bankcrm.security.permissions import NotFound, Permission, Principal, require
 from bankcrm.staff.models import Staff
@@ -41,8 +44,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # what an RM works by hand; automatic messages are sent by the dispatcher and listed only when asked for
 WORK_KINDS = ("task", "opportunity")
 STATUSES = ("open", "snoozed", "done", "cancelled", "expired")
-# the channels a contact is logged with when an item is completed
-CONTACT_CHANNELS = ("visit", "call", "wecom", "sms", "email")
+# the channels a contact is logged with when an item is completed: those of a hand-logged interaction
+CONTACT_CHANNELS = INTERACTION_CHANNELS
 MAX_PAGE_SIZE = 100
 MAX_SNOOZE = timedelta(days=30)
 OUTCOME_MAX = 2000
@@ -52,7 +55,6 @@ TASK_VIEW = "task.view"
 TASK_COMPLETE = "task.complete"
 TASK_SNOOZE = "task.snooze"
 TASK_REASSIGN = "task.reassign"
-INTERACTION_CREATE = "interaction.create"
 
 
 class TaskError(ValueError):
@@ -332,7 +334,9 @@ def complete_task(
         raise TaskError("Choose the channel of the contact")
     now = clock()
     service.close_item(session, item, status="done", by=actor.name, outcome=outcome, now=now)
-    contact = repo.add_interaction(
+    # written through the interactions repository, with the item's scope instead of the customer's: a
+    # team lead works queue items of customers without an RM, an RM items handed over from a colleague
+    contact = interactions_repo.add(
         session,
         Interaction(
             customer_id=item.customer_id,
