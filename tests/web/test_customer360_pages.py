@@ -109,6 +109,8 @@ def test_360_page_shows_holdings_trend_chart_and_forms_without_inline_script(rm)
     script = client.get("/assets/plotly.min.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert client.get("/static/aum_chart.js").status_code == 200
+    css = client.get("/assets/plotly.css")
+    assert css.status_code == 200 and ".js-plotly-plot .plotly .main-svg{position:absolute" in css.text
 
 
 def test_log_a_contact_and_correct_contact_details_from_the_page(rm) -> None:

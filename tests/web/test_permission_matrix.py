@@ -74,6 +74,7 @@ EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int]]] = {
     ("GET", "/api/v1/audit/events"): api({"compliance"}, out={"compliance": 200}),
     # customer 360 sections, interactions, contact corrections, team views
     ("GET", "/assets/plotly.min.js"): every(200),
+    ("GET", "/assets/plotly.css"): every(200),
     ("GET", "/customers/{customer_id}/transactions"): page(CUSTOMER_READERS, out={"compliance": 200}),
     ("POST", "/customers/{customer_id}/interactions"): page(REVEALERS, 303),
     ("POST", "/customers/{customer_id}/contact"): page(REVEALERS, 303),

@@ -17,10 +17,10 @@
     line(s.liability, el.dataset.labelLiability, "#d1495b", "dash")
   ];
   var layout = {
-    height: 300, margin: { l: 70, r: 20, t: 10, b: 40 },
+    height: 320, margin: { l: 70, r: 20, t: 40, b: 40 }, showlegend: true,
     yaxis: { tickprefix: "¥", separatethousands: true, rangemode: "tozero" },
     xaxis: { type: "date", tickformat: "%Y-%m" },
-    legend: { orientation: "h", y: -0.2 }
+    legend: { orientation: "h", x: 0, y: 1.15 }
   };
-  window.Plotly.newPlot(el, traces, layout, { displaylogo: false, responsive: true, staticPlot: false });
+  window.Plotly.newPlot(el, traces, layout, { displayModeBar: false, responsive: true });
 })();
