@@ -193,9 +193,11 @@ def decide(
         return Decision(Verdict.BLOCK, reason=BlockReason.FREQUENCY_CAP)
     items = list(touches)
     when = at
+    capped = False
     for _ in range(64):
         free = cap_free_time(policy, items, when)
         if free is not None:
+            capped = True
             when = free
         allowed = next_allowed_time(policy, when)
         if allowed == when and free is None:
@@ -207,7 +209,7 @@ def decide(
         return Decision(Verdict.BLOCK, reason=BlockReason.EXPIRED)
     if when == at:
         return Decision.send()
-    return Decision(Verdict.DEFER, not_before=when, reason="quiet_hours" if in_quiet_hours(policy, at) else "cap")
+    return Decision(Verdict.DEFER, not_before=when, reason="cap" if capped else "quiet_hours")
 
 
 def with_opt_out(policy: ContactPolicy, body: str, *, language: str, channel: str, message_class: str) -> str:
