@@ -7,6 +7,7 @@
   answers 401.
 - ``RequestActor``: the audit actor with the client address.
 - ``Tr``: the translator of the request's language.
+- ``RowId``: an integer row id in a path, bounded to what the database column holds.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from bankcrm.audit.service import Actor
@@ -114,3 +115,7 @@ def get_actor(request: Request, auth: CurrentAuth) -> Actor:
 
 RequestActor = Annotated[Actor, Depends(get_actor)]
 Tr = Annotated[Translator, Depends(translator)]
+
+# A PostgreSQL INTEGER (and so every id column here) holds at most 2**31 - 1; an id outside that is
+# refused by validation (422) instead of reaching the database and failing there (a 500).
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
