@@ -23,6 +23,7 @@ ACCOUNTS = [
     account("S1", "C1", "debit_card"),
     account("N1", "C1", "deposit_time", opened_on=date(2026, 7, 5)),
     account("E1", "C2", "wealth"),
+    account("R1", "C3", "fund", closed_on=date(2026, 6, 20)),
 ]
 BALANCES = [
     balance("D1", date(2026, 6, 1), 1000),
@@ -30,6 +31,7 @@ BALANCES = [
     balance("F1", date(2026, 5, 20), 300),
     balance("L1", date(2026, 1, 1), 50000),
     balance("X1", date(2026, 1, 1), 200),
+    balance("R1", date(2026, 1, 1), 600),
     balance("D1", date(2026, 7, 2), 99999),  # after as_of: ignored
 ]
 
@@ -55,7 +57,7 @@ def test_positions_hold_open_asset_and_liability_accounts_at_as_of() -> None:
     positions = _CON.to_pyarrow(account_positions(account_months(), AS_OF))
     rows = {r["account_id"]: r for r in positions.to_pylist()}
     # S1 is a service account, X1 closed with nothing left, N1 opened after as_of
-    assert set(rows) == {"D1", "F1", "L1", "E1"}
+    assert set(rows) == {"D1", "F1", "L1", "E1", "R1"}
     # D1: 1000 for 15 days, then 4000 for 15 days
     assert (rows["D1"]["balance"], rows["D1"]["balance_avg_30d"]) == (4000.0, 2500.0)
     # F1: 300 from 20 May, so all 30 June days
@@ -63,12 +65,18 @@ def test_positions_hold_open_asset_and_liability_accounts_at_as_of() -> None:
     assert (rows["L1"]["category"], rows["L1"]["balance"]) == ("loan_mortgage", 50000.0)
     # an open account without balance rows holds 0
     assert (rows["E1"]["customer_id"], rows["E1"]["balance"]) == ("C2", 0.0)
+    # closed on 20 June: nothing left, but 600 for 19 of the last 30 days counts toward aum_avg_30d
+    assert (rows["R1"]["balance"], rows["R1"]["balance_avg_30d"]) == (0.0, 380.0)
 
 
 def test_month_aum_trend_worked_by_hand() -> None:
     wide = _CON.to_pyarrow(customer_month_aum_wide(account_months(), AS_OF))
     long = month_aum_long(wide, AS_OF)
-    got = {(r["customer_id"], r["month_end"]): (r["aum"], r["aum_avg"], r["liability"]) for r in long.to_pylist()}
+    got = {
+        (r["customer_id"], r["month_end"]): (r["aum"], r["aum_avg"], r["liability"])
+        for r in long.to_pylist()
+        if r["customer_id"] != "C3"
+    }
     assert got == {
         # X1's 200 from 1 January until it closed on 1 May; the loan from 1 January
         ("C1", date(2026, 1, 31)): (200.0, 200.0, 50000.0),
@@ -87,6 +95,6 @@ def test_month_aum_trend_worked_by_hand() -> None:
 def test_trend_of_a_partial_current_month_averages_the_days_so_far() -> None:
     as_of = date(2026, 6, 10)
     long = month_aum_long(_CON.to_pyarrow(customer_month_aum_wide(account_months(as_of), as_of)), as_of)
-    last = [r for r in long.to_pylist() if r["month_end"] == as_of]
+    last = [r for r in long.to_pylist() if r["month_end"] == as_of and r["customer_id"] == "C1"]
     # D1 1000 for 10 days and F1 300 for 10 days
     assert [(r["aum"], r["aum_avg"]) for r in last] == [(1300.0, 1300.0)]

@@ -94,7 +94,7 @@ def account_month_balances(
 
 
 def account_positions(account_months: ir.Table, as_of: date) -> ir.Table:
-    """Positions at as_of from ``account_month_balances``: open accounts, and closed ones still holding a balance.
+    """Positions at as_of from ``account_month_balances``: open accounts, and closed ones with a balance in 30 days.
 
     Columns: account_id, customer_id, product_id, category, balance (bal at as_of),
     balance_avg_30d (mean over [as_of − 29, as_of]); amounts rounded to cents.
@@ -111,7 +111,9 @@ def account_positions(account_months: ir.Table, as_of: date) -> ir.Table:
         balance_avg_30d=_round_cents(t.sum_30d.cast("float64") / POSITION_WINDOW.days),
     )
     still_open = out.closed_on.isnull() | (out.closed_on > ibis.date(as_of))
-    return out.filter(still_open | (out.balance != 0)).drop("closed_on")
+    # an account closed within the last 30 days stays, so that the positions' 30-day averages add up to
+    # the customer's aum_avg_30d
+    return out.filter(still_open | (out.balance != 0) | (out.balance_avg_30d != 0)).drop("closed_on")
 
 
 def customer_month_aum_wide(account_months: ir.Table, as_of: date, months: int = TREND_MONTHS) -> ir.Table:
