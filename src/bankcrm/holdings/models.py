@@ -1,8 +1,9 @@
 """Per-account positions and month-end AUM published by the nightly run for the customer 360 view.
 
 Balances live only in the lake; these small tables let the 360 view answer from the
-operational database alone. Rows are keyed by the run that published them, and readers use
-the current run (the pointer in ``app_state``), so a view never mixes two runs.
+operational database alone. Rows are keyed by the run that published them (``nightly_runs.id``;
+no foreign key, so the nightly bulk insert is not checked row by row), and readers use the
+current run (the pointer in ``app_state``), so a view never mixes two runs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import Date, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bankcrm.db.base import Base
@@ -22,7 +23,7 @@ class AccountPosition(Base):
     __tablename__ = "account_positions"
     __table_args__ = (Index("ix_account_positions_customer_run", "customer_id", "run_id"),)
 
-    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("nightly_runs.id"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(32))
     product_id: Mapped[str] = mapped_column(String(32))
@@ -41,7 +42,7 @@ class CustomerMonthAum(Base):
 
     __tablename__ = "customer_month_aum"
 
-    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("nightly_runs.id"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     month_end: Mapped[date] = mapped_column(Date, primary_key=True)
     # aum(c, month_end) (SPEC 4.1)
