@@ -100,7 +100,7 @@ def _fresh_home(template: Path, base: Path) -> Path:
 
 
 SETTINGS = settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
