@@ -67,7 +67,18 @@ def test_run_publishes_every_customer_with_every_label(home: Path, tmp_path: Pat
     assert result.customers == 300
     assert sum(result.tiers.values()) == sum(result.segments.values()) == sum(result.value_classes.values()) == 300
     assert set(result.segments) == {"A", "B", "C", "D"}
-    assert list(result.timings) == ["prepare", "read", "features", "tiers", "value", "segments", "clv", "publish"]
+    assert list(result.timings) == [
+        "prepare",
+        "read",
+        "features",
+        "tiers",
+        "value",
+        "segments",
+        "clv",
+        "rules",
+        "tasks",
+        "publish",
+    ]
     out = tmp_path / "scores.csv"
     with session_scope(session_factory(engine)) as s:
         assert repo.current_run_id(s) == result.run_id

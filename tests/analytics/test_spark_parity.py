@@ -26,7 +26,7 @@ if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
 from test_engines import AS_OF, tiny_lake
 
 from bankcrm import lake
-from bankcrm.analytics import engines
+from bankcrm.analytics import engines, publish
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.nightly import run_nightly
 from bankcrm.config import Settings
@@ -70,8 +70,13 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _exports_of_two_runs(home: Path, bundle: Path, engine: engines.Engine, out_dir: Path) -> list[pa.Table]:
-    """Load the bundle into a fresh home, run both as_of dates on ``engine``, export each run."""
+def _exports_of_two_runs(
+    home: Path, bundle: Path, engine: engines.Engine, out_dir: Path, rule_tables: list[pa.Table]
+) -> list[pa.Table]:
+    """Load the bundle into a fresh home, run both as_of dates on ``engine``, export each run.
+
+    Each run's rule table (scores and trigger facts, what the maintenance rules read) goes to ``rule_tables``.
+    """
     settings = Settings(home=home)
     db = make_engine(settings)
     try:
@@ -85,6 +90,8 @@ def _exports_of_two_runs(home: Path, bundle: Path, engine: engines.Engine, out_d
             with session_scope(session_factory(db)) as session:
                 export_scores(session, result.run_id, out)
             exports.append(pq.read_table(out))
+            rule_table = pq.read_table(publish.rule_table_file(settings.lake_dir, result.run_id))
+            rule_tables.append(rule_table.sort_by("customer_id"))
         return exports
     finally:
         db.dispose()
@@ -93,7 +100,11 @@ def _exports_of_two_runs(home: Path, bundle: Path, engine: engines.Engine, out_d
 @pytest.fixture(scope="module")
 def runs(spark: Any, bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[pa.Table]]:
     root = tmp_path_factory.mktemp("runs")
-    return {engine: _exports_of_two_runs(root / engine, bundle, engine, root) for engine in ENGINES}
+    out: dict[str, list[pa.Table]] = {}
+    for engine in ENGINES:
+        out[f"{engine}-rules"] = []
+        out[engine] = _exports_of_two_runs(root / engine, bundle, engine, root, out[f"{engine}-rules"])
+    return out
 
 
 def _differences(left: pa.Table, right: pa.Table) -> list[str]:
@@ -129,6 +140,19 @@ def test_a_nightly_run_on_spark_publishes_what_duckdb_publishes(runs: dict[str, 
     assert set(latest.column("segment").to_pylist()) == {"A", "B", "C", "D"}
     assert set(latest.column("value_class").to_pylist()) == {"loss", "breakeven", "micro_profit", "high_value"}
     assert latest.column("aum_growth_6m").null_count > 0
+
+
+@pytest.mark.slow
+def test_the_maintenance_rules_read_the_same_trigger_facts_on_spark(runs: dict[str, list[pa.Table]]) -> None:
+    for duck, spark in zip(runs["duckdb-rules"], runs["spark-rules"], strict=True):
+        assert duck.column_names == spark.column_names
+        assert duck.num_rows == spark.num_rows == 400
+        differences = _differences(duck, spark)
+        assert not differences, "\n".join(differences[:20])
+    # the facts are not all empty: birthdays, maturities and open accounts occur in a 400-customer bank
+    latest = runs["spark-rules"][1]
+    assert latest.column("days_to_birthday").null_count == 0
+    assert max(latest.column("open_deposit_current_accounts").to_pylist()) >= 1
 
 
 @pytest.mark.slow

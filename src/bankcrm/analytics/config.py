@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +27,30 @@ DEFAULT_MARGIN_RATES: dict[str, float] = {
     "debit_card": 0.0,
     "mobile_banking": 0.0,
     "payroll_service": 0.0,
+}
+
+
+# Festival dates follow the lunar calendar, which no formula a bank would trust gives; they are
+# configuration (SPEC 5.3 "a configured festival"), extended for later years with `bankcrm config set`.
+DEFAULT_FESTIVALS: dict[str, tuple[str, ...]] = {
+    "spring_festival": (
+        "2024-02-10",
+        "2025-01-29",
+        "2026-02-17",
+        "2027-02-06",
+        "2028-01-26",
+        "2029-02-13",
+        "2030-02-03",
+    ),
+    "mid_autumn": (
+        "2024-09-17",
+        "2025-10-06",
+        "2026-09-25",
+        "2027-09-15",
+        "2028-10-03",
+        "2029-09-22",
+        "2030-09-12",
+    ),
 }
 
 
@@ -120,10 +145,23 @@ class NightlyConfig(_Frozen):
     # fewer active customers than this and the BG/NBD fit is skipped (p_alive null, retention 0)
     clv_min_customers: int = Field(default=20, ge=2)
 
+    # 5.3 festival greetings: festival name → its dates
+    festivals: dict[str, list[date]] = Field(
+        default_factory=lambda: {k: [date.fromisoformat(d) for d in v] for k, v in DEFAULT_FESTIVALS.items()}
+    )
+
     # 4.6 value index
     current_value_weights: CurrentValueWeights = Field(default_factory=CurrentValueWeights)
     potential_value_weights: PotentialValueWeights = Field(default_factory=PotentialValueWeights)
     value_index_weights: ValueIndexWeights = Field(default_factory=ValueIndexWeights)
+
+    @field_validator("festivals")
+    @classmethod
+    def _festival_names(cls, value: dict[str, list[date]]) -> dict[str, list[date]]:
+        for name in value:
+            if not name or not name.replace("_", "").isalnum():
+                raise ValueError(f"festival names are words with letters, digits and '_': {name!r}")
+        return {name: sorted(set(days)) for name, days in value.items()}
 
     @field_validator("margin_rates")
     @classmethod

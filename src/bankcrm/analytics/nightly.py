@@ -193,6 +193,7 @@ def _compute_and_publish(
                     inputs.behavior_events,
                     history,
                     as_of,
+                    rule_features.RuleFeatureConfig.from_nightly(config),
                 ),
                 "rule_features",
             )

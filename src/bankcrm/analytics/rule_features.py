@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from bankcrm.analytics.config import DEFAULT_FESTIVALS, NightlyConfig
 from bankcrm.analytics.features import (
     DayWindow,
     _days_inside,
@@ -32,29 +33,6 @@ DEBT_CATEGORIES = ("loan_mortgage", "loan_consumer", "loan_business", "credit_ca
 INVESTMENT_CATEGORIES = ("wealth", "fund", "precious_metal", "bond")
 HIGH_RISK_LEVELS = ("R4", "R5")
 
-# Festival dates of the lunar calendar do not follow a formula a bank would trust; they are a
-# configured table (extend it through the rules configuration for later years).
-DEFAULT_FESTIVALS: dict[str, tuple[str, ...]] = {
-    "spring_festival": (
-        "2024-02-10",
-        "2025-01-29",
-        "2026-02-17",
-        "2027-02-06",
-        "2028-01-26",
-        "2029-02-13",
-        "2030-02-03",
-    ),
-    "mid_autumn": (
-        "2024-09-17",
-        "2025-10-06",
-        "2026-09-25",
-        "2027-09-15",
-        "2028-10-03",
-        "2029-09-22",
-        "2030-09-12",
-    ),
-}
-
 
 @dataclass(frozen=True)
 class RuleFeatureConfig:
@@ -69,6 +47,11 @@ class RuleFeatureConfig:
     festivals: tuple[tuple[str, date], ...] = tuple(
         (name, date.fromisoformat(day)) for name, days in DEFAULT_FESTIVALS.items() for day in days
     )
+
+    @classmethod
+    def from_nightly(cls, config: NightlyConfig) -> RuleFeatureConfig:
+        """The trigger-fact settings of a nightly configuration (the festival calendar)."""
+        return cls(festivals=tuple((name, day) for name, days in config.festivals.items() for day in days))
 
 
 # name → (type, meaning); the rule checker accepts exactly these plus the published score columns
@@ -251,25 +234,30 @@ def _account_rollups(facts: ir.Table, transactions: ir.Table, as_of: date, confi
 
 
 def _new_payee_outflows(tx: ir.Table, as_of: date, config: RuleFeatureConfig) -> ir.Table:
-    """Per customer: the largest same-day transfer_out sum to a counterparty unseen in the history window."""
+    """Per customer: the largest same-day transfer_out sum to a counterparty unseen in the history window.
+
+    Only today's payees are looked up in the history (a semi-join), so the 180 days of
+    transactions are probed, not grouped. Sums stay decimal until the end, so ties are exact;
+    among equal sums the smallest counterparty key is shown.
+    """
     day = ibis.date(as_of)
     today = tx.filter((tx.tx_date == day) & (tx.category == "transfer_out") & tx.counterparty.notnull())
     per_payee = today.group_by(["customer_id", "counterparty"]).aggregate(outflow=today.amount.abs().sum())
     first_seen = ibis.date(as_of - timedelta(days=config.outflow_history_days))
-    seen = tx.filter(
+    history = tx.filter(
         tx.counterparty.notnull() & (tx.tx_date >= first_seen) & (tx.tx_date <= ibis.date(as_of - timedelta(days=1)))
+    ).select("customer_id", "counterparty")
+    known = history.semi_join(per_payee, ["customer_id", "counterparty"]).distinct()
+    new = per_payee.anti_join(known, ["customer_id", "counterparty"])
+    best = new.group_by("customer_id").aggregate(top=new.outflow.max())
+    at_top = new.join(best, [new.customer_id == best.customer_id, new.outflow == best.top]).select(
+        new.customer_id, new.counterparty, new.outflow
     )
-    known = seen.select("customer_id", "counterparty").distinct().mutate(known=ibis.literal(True))
-    joined = per_payee.left_join(
-        known,
-        (per_payee.customer_id == known.customer_id) & (per_payee.counterparty == known.counterparty),
-    ).select(per_payee, known.known)
-    new = joined.filter(joined.known.isnull())
-    new = new.mutate(outflow=new.outflow.cast("float64"))
-    biggest_first = ibis.window(group_by=new.customer_id, order_by=[ibis.desc(new.outflow), new.counterparty])
-    ranked = new.mutate(rank=ibis.row_number().over(biggest_first))
-    top = ranked.filter(ranked.rank == 0)
-    return top.select("customer_id", new_payee_outflow_max=top.outflow, new_payee_outflow_counterparty=top.counterparty)
+    top = at_top.group_by("customer_id").aggregate(
+        new_payee_outflow_max=at_top.outflow.max().cast("float64"),
+        new_payee_outflow_counterparty=at_top.counterparty.min(),
+    )
+    return top
 
 
 def _last_investments(tx: ir.Table, facts: ir.Table, as_of: date) -> ir.Table:
