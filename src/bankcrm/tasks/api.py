@@ -24,7 +24,7 @@ from bankcrm.tasks.schemas import (
     TaskListPage,
     TaskRead,
 )
-from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime, Tr
+from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, RowId, Runtime, Tr
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 rules_router = APIRouter(prefix="/rules", tags=["rules"])
@@ -60,7 +60,7 @@ def counts(db: DbSession, runtime: Runtime, tr: Tr, principal: CurrentPrincipal)
 
 @router.get("/{task_id}", response_model=TaskDetailRead)
 def get_task(
-    task_id: int, db: DbSession, runtime: Runtime, tr: Tr, principal: CurrentPrincipal, actor: RequestActor
+    task_id: RowId, db: DbSession, runtime: Runtime, tr: Tr, principal: CurrentPrincipal, actor: RequestActor
 ) -> TaskDetailRead:
     """One item with its facts and history; 404 when missing or out of scope; audited."""
     view = work_service.task_detail(db, principal, task_id, actor=actor, clock=runtime.clock, tz=tr.tz)
@@ -69,7 +69,7 @@ def get_task(
 
 @router.post("/{task_id}/complete", response_model=CompleteResponse)
 def complete(
-    task_id: int,
+    task_id: RowId,
     body: CompleteRequest,
     db: DbSession,
     runtime: Runtime,
@@ -88,7 +88,12 @@ def complete(
 
 @router.post("/{task_id}/snooze", response_model=TaskRead)
 def snooze(
-    task_id: int, body: SnoozeRequest, db: DbSession, runtime: Runtime, principal: CurrentPrincipal, actor: RequestActor
+    task_id: RowId,
+    body: SnoozeRequest,
+    db: DbSession,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+    actor: RequestActor,
 ) -> TaskRead:
     """Hide the item until a time, with a reason; it comes back as open when the time has passed."""
     try:
@@ -102,7 +107,7 @@ def snooze(
 
 @router.post("/{task_id}/reassign", response_model=TaskRead)
 def reassign(
-    task_id: int,
+    task_id: RowId,
     body: ReassignRequest,
     db: DbSession,
     runtime: Runtime,

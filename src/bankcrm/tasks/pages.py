@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from bankcrm.reference import PRODUCT_CATEGORIES
 from bankcrm.security.permissions import Permission, Principal, require
 from bankcrm.tasks import service, work_service
-from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime, Tr
+from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, RowId, Runtime, Tr
 from bankcrm.web.i18n import Translator
 from bankcrm.web.templating import render
 
@@ -97,7 +97,7 @@ def _detail_page(
     tr: Translator,
     principal: Principal,
     actor: RequestActor,
-    task_id: int,
+    task_id: RowId,
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
@@ -123,7 +123,7 @@ def _detail_page(
 @router.get("/tasks/{task_id}", name="task_detail")
 def task_detail(
     request: Request,
-    task_id: int,
+    task_id: RowId,
     db: DbSession,
     runtime: Runtime,
     tr: Tr,
@@ -136,7 +136,7 @@ def task_detail(
 @router.post("/tasks/{task_id}/complete", name="task_complete")
 def task_complete(
     request: Request,
-    task_id: int,
+    task_id: RowId,
     db: DbSession,
     runtime: Runtime,
     tr: Tr,
@@ -167,7 +167,7 @@ def _local_time(value: str, tr: Translator) -> datetime | None:
 @router.post("/tasks/{task_id}/snooze", name="task_snooze")
 def task_snooze(
     request: Request,
-    task_id: int,
+    task_id: RowId,
     db: DbSession,
     runtime: Runtime,
     tr: Tr,
@@ -188,7 +188,7 @@ def task_snooze(
 @router.post("/tasks/{task_id}/reassign", name="task_reassign")
 def task_reassign(
     request: Request,
-    task_id: int,
+    task_id: RowId,
     db: DbSession,
     runtime: Runtime,
     tr: Tr,
