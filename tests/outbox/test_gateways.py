@@ -156,3 +156,19 @@ def test_dispatch_command_sends_through_the_file_gateway(settings: Settings, eng
     assert json.loads(result.output)["sent"] == 1
     rows = (settings.home / "outbox" / "sms.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(rows[0])["body"] == "您的贷款将于2026-12-01到期还款88.00元。"
+
+
+def test_contact_policy_command_shows_and_changes_the_stored_policy(settings: Settings) -> None:
+    home = ["--home", str(settings.home)]
+    runner = CliRunner()
+    shown = runner.invoke(app, ["contact-policy", "show", "--json", *home])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["cap_7d"] == 2
+    changed = runner.invoke(app, ["contact-policy", "set", "cap_7d=1", "quiet_start=20:30", *home])
+    assert changed.exit_code == 0, changed.output
+    stored = json.loads(runner.invoke(app, ["contact-policy", "show", "--json", *home]).output)
+    assert (stored["cap_7d"], stored["quiet_start"]) == (1, "20:30:00")
+    refused = runner.invoke(app, ["contact-policy", "set", "cap_30d=0", *home])
+    assert refused.exit_code != 0
+    assert "cap_30d must be at least cap_7d" in refused.output
+    assert runner.invoke(app, ["contact-policy", "set", "nonsense=1", *home]).exit_code != 0
