@@ -33,7 +33,7 @@ RULES = {
         "{customer_name}您好，为您推荐工资理财计划。",
         "Dear {customer_name}, a salary plan for you.",
     ),
-    "birthday": (False, "{customer_name}，祝您生日快乐！", "Happy birthday, {customer_name}!"),
+    "birthday": (False, "{name}，祝您生日快乐！", "Happy birthday, {name}!"),
     "repayment_due": (
         False,
         "您的贷款将于{due_on}到期还款{amount:,.2f}元。",

@@ -190,7 +190,7 @@ class _Facts(dict[str, Any]):
 
 
 def render_template(template: str, values: Mapping[str, Any]) -> str:
-    """``str.format`` placeholders (``{customer_name}``, ``{amount:,.2f}``) filled from the facts."""
+    """``str.format`` placeholders (``{name}``, ``{amount:,.2f}``) filled from the facts."""
     try:
         return string.Formatter().vformat(template, (), _Facts(values))
     except (ValueError, IndexError, KeyError, AttributeError, TypeError):
@@ -222,7 +222,13 @@ def render_message(
     policy: ContactPolicy,
 ) -> tuple[str | None, str]:
     """Subject (e-mail only) and body in the given language, with the opt-out line where it is required."""
-    values = {**_facts(task), "customer_name": customer.name, "customer_id": customer.customer_id}
+    # the default rules write {name}; {customer_name} is the same value under a clearer name
+    values = {
+        **_facts(task),
+        "name": customer.name,
+        "customer_name": customer.name,
+        "customer_id": customer.customer_id,
+    }
     if rule is not None:
         template = rule.template_en if language == "en" else rule.template_zh
         subject = rule.name_en if language == "en" else rule.name_zh
