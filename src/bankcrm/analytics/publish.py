@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bankcrm import lake
-from bankcrm.db.engine import session_factory, session_scope
+from bankcrm.db.engine import analyze_tables, session_factory, session_scope
 from bankcrm.scores import repository as repo
 from bankcrm.scores.models import TierHistory
 from bankcrm.tasks import repository as task_repo
@@ -104,6 +104,8 @@ def publish(
     with engine.begin() as conn:
         repo.insert_scores(conn, run_id, scores)
         repo.insert_tier_history(conn, run_id, tiers)
+    with engine.begin() as conn:  # statistics that know the new run before the pointer names it
+        analyze_tables(conn, ("customer_scores", "tier_history"))
     with session_scope(session_factory(engine)) as session:
         repo.publish_run(
             session, run_id, timings_json=json.dumps(timings), summary_json=json.dumps(summary, default=str)

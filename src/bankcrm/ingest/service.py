@@ -23,7 +23,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine
 
 from bankcrm.config import Settings
-from bankcrm.db.engine import session_factory, session_scope
+from bankcrm.db.engine import analyze_tables, session_factory, session_scope
 from bankcrm.ingest import master, rejects, repository
 from bankcrm.ingest.lake_writer import LakeStaging
 from bankcrm.ingest.lock import ingest_lock
@@ -42,6 +42,17 @@ from bankcrm.reference import BUNDLE_TIMEZONE
 from bankcrm.security.crypto import FieldCipher, cipher_for
 
 STAGED = "staged"
+# operational tables a load writes in bulk (master data, contact versions and consents)
+ANALYZED_AFTER_LOAD = (
+    "branches",
+    "teams",
+    "staff",
+    "customers",
+    "products",
+    "accounts",
+    "contact_versions",
+    "consent_events",
+)
 SOURCE = "src"
 
 
@@ -144,6 +155,8 @@ def load_bundle(
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
+    # the web app's lists and lookups read these right after the load
+    analyze_tables(conn, ANALYZED_AFTER_LOAD)
     report.seconds = time.perf_counter() - started
     repository.finish_load(conn, report.load_id, "loaded" if report.ok else "incomplete", report.to_json())
     return report
