@@ -84,6 +84,33 @@ def marketing_touch_times(
     return times
 
 
+def marketing_touch_times_by_customer(
+    session: Session, customer_ids: Sequence[str], *, since: datetime, until: datetime
+) -> dict[str, list[datetime]]:
+    """``marketing_touch_times`` for many customers at once (one query per source)."""
+    out: dict[str, list[datetime]] = {}
+    if not customer_ids:
+        return out
+    msg = select(OutboxMessage.customer_id, OutboxMessage.touched_at).where(
+        OutboxMessage.customer_id.in_(customer_ids),
+        OutboxMessage.marketing.is_(True),
+        OutboxMessage.status.in_(TOUCH_STATUSES),
+        OutboxMessage.touched_at > since,
+        OutboxMessage.touched_at <= until,
+    )
+    calls = select(Interaction.customer_id, Interaction.occurred_at).where(
+        Interaction.customer_id.in_(customer_ids),
+        Interaction.purpose == MARKETING_PURPOSE,
+        Interaction.occurred_at > since,
+        Interaction.occurred_at <= until,
+    )
+    for stmt in (msg, calls):
+        for customer_id, at in session.execute(stmt):
+            if at is not None:
+                out.setdefault(customer_id, []).append(at)
+    return out
+
+
 # --- tasks -----------------------------------------------------------------------------------
 
 
@@ -121,7 +148,6 @@ def close_task(session: Session, task: Task, *, status: str, outcome: str, at: d
     task.closed_by = actor
     task.open_key = None
     session.add(TaskEvent(task_id=task.task_id, at=at, actor=actor, action=status, detail_json="{}"))
-    session.flush()
 
 
 # --- messages --------------------------------------------------------------------------------

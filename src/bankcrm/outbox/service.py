@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -257,15 +257,38 @@ class EnqueueSummary:
         return {"queued": self.queued, "deferred": self.deferred, "blocked": self.blocked, "reasons": self.reasons}
 
 
+ENQUEUE_CHUNK = 1000
+
+
 def enqueue_task_messages(
     session: Session, now: datetime, *, policy: ContactPolicy | None = None, limit: int | None = None
 ) -> EnqueueSummary:
-    """Turn open message tasks without an outbox message into outbox messages, with the policy as of ``now``."""
+    """Turn open message tasks without an outbox message into outbox messages, with the policy as of ``now``.
+
+    Works in chunks of tasks with one query per chunk for customers, rules and recent touches,
+    so the nightly run can hand over a large batch at once.
+    """
     policy = policy or load_policy(session)
     summary = EnqueueSummary()
-    tasks = repo.message_tasks_to_enqueue(session, limit=limit)
+    done = 0
+    while limit is None or done < limit:
+        size = ENQUEUE_CHUNK if limit is None else min(ENQUEUE_CHUNK, limit - done)
+        tasks = repo.message_tasks_to_enqueue(session, limit=size)
+        if not tasks:
+            break
+        _enqueue_chunk(session, tasks, now, policy, summary)
+        session.flush()
+        done += len(tasks)
+    return summary
+
+
+def _enqueue_chunk(
+    session: Session, tasks: Sequence[Task], now: datetime, policy: ContactPolicy, summary: EnqueueSummary
+) -> None:
     rules = repo.rules_by_id(session, [t.rule_id for t in tasks if t.rule_id])
-    customers = repo.customers_by_id(session, [t.customer_id for t in tasks])
+    customer_ids = sorted({t.customer_id for t in tasks})
+    customers = repo.customers_by_id(session, customer_ids)
+    touches = repo.marketing_touch_times_by_customer(session, customer_ids, since=now - CAP_LOOKBACK, until=now)
     for task in tasks:
         customer = customers[task.customer_id]
         rule = rules.get(task.rule_id) if task.rule_id else None
@@ -282,44 +305,39 @@ def enqueue_task_messages(
             policy=policy,
         )
         marketing = follows_marketing_rules(message_class)
-        message = repo.add_message(
-            session,
-            OutboxMessage(
-                customer_id=task.customer_id,
-                task_id=task.task_id,
-                rule_id=task.rule_id,
-                channel=channel or str(task.channel),
-                message_class=str(message_class),
-                marketing=marketing,
-                language=language,
-                subject=subject,
-                body=body,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                expires_at=now + timedelta(hours=policy.max_delay_hours) if marketing else None,
-                idempotency_key=f"task-{task.task_id}",
-                created_at=now,
-                updated_at=now,
-            ),
+        message = OutboxMessage(
+            customer_id=task.customer_id,
+            task_id=task.task_id,
+            rule_id=task.rule_id,
+            channel=channel or str(task.channel),
+            message_class=str(message_class),
+            marketing=marketing,
+            language=language,
+            subject=subject,
+            body=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            expires_at=now + timedelta(hours=policy.max_delay_hours) if marketing else None,
+            idempotency_key=f"task-{task.task_id}",
+            created_at=now,
+            updated_at=now,
         )
+        session.add(message)
         if channel not in CHANNELS:
-            _block(session, message, "no_channel", now, policy)
-            summary.blocked += 1
-            summary.reasons["no_channel"] = summary.reasons.get("no_channel", 0) + 1
-            continue
-        decision = check_contact(
-            session,
-            task.customer_id,
-            message_class=message_class,
-            at=now,
-            policy=policy,
-            expires_at=message.expires_at,
-            exclude_message_id=message.id,
-        )
+            decision = Decision(Verdict.BLOCK, reason="no_channel")
+        else:
+            decision = decide(
+                policy,
+                message_class=message_class,
+                consent=customer.marketing_consent,
+                touches=touches.get(task.customer_id, []),
+                at=now,
+                expires_at=message.expires_at,
+            )
         if decision.verdict is Verdict.BLOCK:
             reason = str(decision.reason)
-            _block(session, message, reason, now, policy)
+            _block(session, message, reason, now, policy, task=task)
             summary.blocked += 1
             summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
         elif decision.verdict is Verdict.DEFER:
@@ -329,24 +347,33 @@ def enqueue_task_messages(
             summary.deferred += 1
         else:
             summary.queued += 1
-    session.flush()
-    return summary
 
 
-def _block(session: Session, message: OutboxMessage, reason: str, at: datetime, policy: ContactPolicy) -> None:
+def _block(
+    session: Session,
+    message: OutboxMessage,
+    reason: str,
+    at: datetime,
+    policy: ContactPolicy,
+    *,
+    task: Task | None = None,
+) -> None:
     message.status = "blocked"
     message.status_reason = reason
     message.claimed_by = None
     message.claimed_at = None
     message.touched_at = None
     message.updated_at = at
-    _close_task(session, message, "cancelled", outcome_text(reason, message.language), at)
+    _close_task(session, message, "cancelled", outcome_text(reason, message.language), at, task=task)
 
 
-def _close_task(session: Session, message: OutboxMessage, status: str, outcome: str, at: datetime) -> None:
-    if message.task_id is None:
-        return
-    task = repo.get_task(session, message.task_id)
+def _close_task(
+    session: Session, message: OutboxMessage, status: str, outcome: str, at: datetime, *, task: Task | None = None
+) -> None:
+    if task is None:
+        if message.task_id is None:
+            return
+        task = repo.get_task(session, message.task_id)
     if task is not None and task.status in ("open", "snoozed"):
         repo.close_task(session, task, status=status, outcome=outcome, at=at, actor=ACTOR)
 
