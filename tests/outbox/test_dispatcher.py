@@ -44,7 +44,7 @@ def test_send_closes_the_task_and_resolves_the_recipient_at_send_time(bank: Bank
         msg = repo.list_messages(s)[0]
         assert (msg.status, msg.attempts, msg.gateway_message_id) == ("sent", 1, f"gw-task-{task_id}")
         assert msg.sent_at == bank.clock() and msg.claimed_by is None
-        (attempt,) = repo.attempts_of(s, msg.id)
+        (attempt,) = service.message_attempts(s, msg.id)
         assert (attempt.outcome, attempt.recipient_masked) == ("sent", "139****5678")
         task = s.get(Task, task_id)
         assert task is not None and (task.status, task.outcome) == ("done", "已通过sms发送")

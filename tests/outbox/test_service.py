@@ -27,6 +27,12 @@ def test_record_consent_keeps_history_and_applies_at_once(bank: Bank) -> None:
         assert [(e.consent, e.channel) for e in events] == [(True, "branch"), (False, "sms")]
         assert events[1].recorded_at == t0 + timedelta(hours=1)
         assert s.get(Customer, "C2").marketing_consent is False  # type: ignore[union-attr]
+        read = service.consent_of(s, "C2")
+        assert read.marketing_consent is False
+        assert [(h.consent, h.channel, h.recorded_by) for h in read.history] == [
+            (True, "branch", "S1"),
+            (False, "sms", None),
+        ]
 
 
 def test_withdrawal_blocks_waiting_marketing_messages_but_not_service(bank: Bank) -> None:
@@ -82,6 +88,8 @@ def test_enqueue_renders_and_applies_policy(bank: Bank) -> None:
         assert s.get(Task, ok.task_id).status == "open"  # type: ignore[union-attr]
         events = s.scalars(select(TaskEvent).where(TaskEvent.task_id == no_consent.task_id)).all()
         assert [e.action for e in events] == ["cancelled"]
+        shown = service.customer_messages(s, "C1")
+        assert [m.status for m in shown] == ["pending"] and shown[0].body.endswith("回复TD退订")
         # a second pass finds nothing new
         assert service.enqueue_task_messages(s, now).to_dict()["queued"] == 0
 

@@ -43,6 +43,7 @@ from bankcrm.outbox.policy import (
     is_opt_out_reply,
     with_opt_out,
 )
+from bankcrm.outbox.schemas import ConsentEventRead, ConsentRead, DeliveryAttemptRead, OutboxMessageRead
 from bankcrm.scores import repository as settings_repo
 from bankcrm.security.crypto import FieldCipher
 from bankcrm.security.masking import mask_email, mask_phone
@@ -592,3 +593,27 @@ def message_status(session: Session, message_id: int) -> tuple[str, str] | None:
     """(status, idempotency key) of a message, for the dispatcher's reconciliation."""
     message = repo.get_message(session, message_id)
     return (message.status, message.idempotency_key) if message else None
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def customer_messages(session: Session, customer_id: str) -> list[OutboxMessageRead]:
+    """The customer's automatic messages, oldest first (bodies as sent; recipients never stored)."""
+    return [OutboxMessageRead.model_validate(m) for m in repo.list_messages(session, customer_id=customer_id)]
+
+
+def message_attempts(session: Session, message_id: int) -> list[DeliveryAttemptRead]:
+    return [DeliveryAttemptRead.model_validate(a) for a in repo.attempts_of(session, message_id)]
+
+
+def consent_of(session: Session, customer_id: str) -> ConsentRead:
+    """Current marketing consent and every recorded grant or withdrawal."""
+    customer = repo.get_customer(session, customer_id)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} not found")
+    return ConsentRead(
+        customer_id=customer_id,
+        marketing_consent=customer.marketing_consent,
+        history=[ConsentEventRead.model_validate(e) for e in repo.consent_history(session, customer_id)],
+    )
