@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from bank360 import ACTOR, LEAD, MANAGER, RM1, Bank
 from pydantic import ValidationError
 
 from bankcrm.assignments import service
@@ -15,7 +16,6 @@ from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_scope
 from bankcrm.security.masking import Masker
 from bankcrm.security.permissions import NotFound, PermissionDenied
-from conftest import ACTOR, LEAD, MANAGER, RM1, Bank
 
 
 def reassign(bank: Bank, principal, customers: list[str], to: str, reason: str = "客户经理调岗，客户交接"):

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from bank360 import ACTOR, COMPLIANCE, LEAD, PHONES, RM1, RM2, Bank
 from pydantic import ValidationError
 
 from bankcrm.audit.service import search, verify
@@ -15,7 +16,6 @@ from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_scope
 from bankcrm.security.masking import Masker
 from bankcrm.security.permissions import NotFound, PermissionDenied
-from conftest import ACTOR, COMPLIANCE, LEAD, PHONES, RM1, RM2, Bank
 
 
 def update(bank: Bank, principal=RM1, customer: str = "C1", **fields):

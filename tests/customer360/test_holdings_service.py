@@ -6,12 +6,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from bank360 import ACTOR, AS_OF, COMPLIANCE, LEAD, MANAGER, MARKETING, RM1, RM2, Bank
 
 from bankcrm.audit.service import search
 from bankcrm.db.engine import session_scope
 from bankcrm.holdings import service
 from bankcrm.security.permissions import NotFound, PermissionDenied
-from conftest import ACTOR, AS_OF, COMPLIANCE, LEAD, MANAGER, MARKETING, RM1, RM2, Bank
 
 
 def test_holdings_by_category_of_the_current_run(bank: Bank) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from bank360 import ACTOR, AS_OF, RM1, RM2, Bank
 
 from bankcrm.db.engine import session_scope
 from bankcrm.insights import service
 from bankcrm.security.permissions import NotFound
-from conftest import ACTOR, AS_OF, RM1, RM2, Bank
 
 
 def test_scores_history_and_quadrant(bank: Bank) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from bank360 import ACTOR, COMPLIANCE, LEAD, RM1, RM2, Bank
 from pydantic import ValidationError
 
 from bankcrm.audit.service import search, verify
@@ -12,7 +13,6 @@ from bankcrm.db.engine import session_scope
 from bankcrm.interactions import service
 from bankcrm.interactions.schemas import InteractionCreate
 from bankcrm.security.permissions import NotFound, PermissionDenied
-from conftest import ACTOR, COMPLIANCE, LEAD, RM1, RM2, Bank
 
 NOW = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from bank360 import ACTOR, RM1, RM2, Bank
 
 from bankcrm import lake
 from bankcrm.audit.service import search
@@ -16,7 +17,6 @@ from bankcrm.db.engine import session_scope
 from bankcrm.holdings import service
 from bankcrm.holdings.service import QueryError, TransactionQuery
 from bankcrm.security.permissions import NotFound
-from conftest import ACTOR, RM1, RM2, Bank
 
 
 def _tx(n: int, account: str, day: date, hour: int, amount: str, category: str = "purchase") -> dict:
