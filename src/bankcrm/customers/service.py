@@ -259,8 +259,12 @@ def customer_360(
     session: Session, principal: Principal, customer_id: str, *, actor: Actor, cipher: FieldCipher, masker: Masker
 ) -> Customer360:
     """The masked customer (audited as ``customer.view``) with latest scores; NotFound when missing or out of scope."""
-    view = view_customer(session, principal, customer_id, actor=actor, cipher=cipher, masker=masker)
+    require(principal, Permission.CUSTOMER_READ)
+    view = masked(_scoped(session, principal, customer_id), cipher, masker)
     run_id, as_of = _current_run(session)
     score = scores_repo.score_of(session, run_id, customer_id) if run_id is not None else None
     history = [(h.as_of, h.tier) for h in scores_repo.tier_history_of(session, customer_id)]
+    # audited after the reads: appending to the hash chain locks its head until the commit, and
+    # every other audited request of every process waits for that lock
+    record(session, actor, AuditAction.CUSTOMER_VIEW, target_type="customer", target_id=customer_id)
     return Customer360(view, score, as_of, history)
