@@ -94,6 +94,7 @@ def test_workbench_panel_and_task_list_in_the_morning_order(client: TestClient, 
     filtered = client.get("/tasks", params={"rule_id": "birthday"})
     assert f'href="/tasks/{items["later"]}"' in filtered.text
     assert f'href="/tasks/{items["urgent"]}"' not in filtered.text
+    assert client.get("/tasks", params={"page": 10**20}).status_code == 422
     # Chinese by default
     client.cookies.delete("bankcrm_lang")
     assert "紧急" in client.get("/tasks").text

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -64,10 +64,10 @@ def task_list(
     runtime: Runtime,
     tr: Tr,
     principal: CurrentPrincipal,
-    kind: str | None = None,
-    rule_id: str | None = None,
-    status: str = "open",
-    page: int = 1,
+    kind: Annotated[str | None, Query(max_length=20)] = None,
+    rule_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str, Query(max_length=20)] = "open",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     """My items in the morning order, with filters (kind, rule, status) and pages."""
     query = work_service.TaskQuery(kind or None, rule_id or None, status or "open", False, max(page, 1))
@@ -81,9 +81,9 @@ def task_queue(
     runtime: Runtime,
     tr: Tr,
     principal: CurrentPrincipal,
-    kind: str | None = None,
-    rule_id: str | None = None,
-    page: int = 1,
+    kind: Annotated[str | None, Query(max_length=20)] = None,
+    rule_id: Annotated[str | None, Query(max_length=64)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     """The branch queue: items of customers without an RM, for team leads and branch managers to hand out."""
     query = work_service.TaskQuery(kind or None, rule_id or None, "open", True, max(page, 1))
