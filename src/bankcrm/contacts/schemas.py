@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bankcrm.reference import OCCUPATIONS
 
 PHONE = re.compile(r"1\d{10}")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# ASCII only: the encrypted value must fit its column
+EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 CONTACT_FIELDS = ("phone", "address", "email", "occupation", "income_monthly")
 
 

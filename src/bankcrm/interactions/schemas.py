@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 CHANNELS = ("visit", "call", "wecom", "sms", "email")
 # care, review, service, marketing, survey, task (the cadence counts care, review and marketing)
 PURPOSES = ("care", "review", "service", "marketing", "survey", "task")
+# dates outside these bounds are typing errors (and would not survive the conversion to UTC)
+EARLIEST = date(1990, 1, 1)
+LATEST = date(2100, 12, 31)
 
 
 class InteractionCreate(BaseModel):
@@ -23,7 +26,7 @@ class InteractionCreate(BaseModel):
     notes: str | None = Field(default=None, max_length=4000)
     next_step: str | None = Field(default=None, max_length=400)
     next_step_on: date | None = None
-    task_id: int | None = Field(default=None, description="the task this contact worked, if any")
+    task_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the task this contact worked, if any")
 
     @field_validator("channel")
     @classmethod
@@ -42,8 +45,19 @@ class InteractionCreate(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("occurred_at needs a time-zone offset, e.g. 2026-03-01T09:30:00+08:00")
+        if not EARLIEST.year <= value.year <= LATEST.year:
+            raise ValueError(f"occurred_at must lie between {EARLIEST.year} and {LATEST.year}")
+        return value
+
+    @field_validator("next_step_on")
+    @classmethod
+    def _sensible_day(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValueError(f"next_step_on must lie between {EARLIEST.year} and {LATEST.year}")
         return value
 
     @field_validator("notes", "next_step")
