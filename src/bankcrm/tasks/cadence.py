@@ -27,6 +27,7 @@ from bankcrm.tasks import repository as repo
 from bankcrm.tasks.models import Rule
 
 GROUPINGS = ("rm", "team", "branch")
+TIER_ORDER = {"vip": 0, "potential": 1, "ordinary": 2}
 
 
 @dataclass
@@ -71,7 +72,7 @@ class CoverageRow:
             "coverage": self.coverage,
             "by_tier": {
                 t: {"customers": n, "covered": c, "coverage": c / n if n else None}
-                for t, (n, c) in sorted(self.by_tier.items())
+                for t, (n, c) in sorted(self.by_tier.items(), key=lambda kv: TIER_ORDER.get(kv[0], 9))
             },
         }
 
@@ -82,6 +83,20 @@ class CadenceReport:
     run_id: int | None
     rows: list[CoverageRow]
     overdue: list[OverdueContact]
+
+    def summary(self) -> dict[str, Any] | None:
+        """All rows together: customers, covered, coverage and per tier (None before any run)."""
+        if not self.rows:
+            return None
+        total = CoverageRow(None)
+        for row in self.rows:
+            total.customers += row.customers
+            total.covered += row.covered
+            for tier, (n, c) in row.by_tier.items():
+                counts = total.by_tier.setdefault(tier, [0, 0])
+                counts[0] += n
+                counts[1] += c
+        return {**total.to_dict(), "overdue_contacts": len(self.overdue)}
 
 
 def _plans(session: Session) -> list[Rule]:

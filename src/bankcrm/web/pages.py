@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse
 
 from bankcrm.customers import service as customers
 from bankcrm.security.permissions import Permission
-from bankcrm.tasks import work_service
+from bankcrm.tasks import cadence, work_service
 from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime, Tr
 from bankcrm.web.templating import render
 
@@ -40,6 +40,10 @@ def workbench(
             work_service.list_tasks(db, principal, work_service.TaskQuery(page_size=10), clock=runtime.clock, tz=tr.tz)
             if principal.can(Permission.TASK_WORK)
             else None
+        ),
+        # the RM's own contact-plan coverage (SPEC 5.1); team and branch figures are on the reports
+        "contact_coverage": (
+            cadence.cadence_report(db, principal=principal, by="rm").summary() if principal.role == "rm" else None
         ),
     }
     if principal.can(Permission.CUSTOMER_READ):
