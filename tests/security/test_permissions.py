@@ -40,8 +40,9 @@ CASES = [
     ("rm S1", principal("rm", "S1", "T1", "B1"), {"C1", "C2"}),
     ("rm S4", principal("rm", "S4", "T3", "B2"), {"C5"}),
     ("rm without staff id", principal("rm", None, "T1", "B1"), set()),
-    ("team lead T1", principal("team_lead", "L1", "T1", "B1"), {"C1", "C2", "C3", "C7"}),
-    ("team lead T2", principal("team_lead", None, "T2", "B1"), {"C4"}),
+    # team leads also work the branch queue: C6 has no RM
+    ("team lead T1", principal("team_lead", "L1", "T1", "B1"), {"C1", "C2", "C3", "C6", "C7"}),
+    ("team lead T2", principal("team_lead", None, "T2", "B1"), {"C4", "C6"}),
     ("branch manager B1", principal("branch_manager", "M1", None, "B1"), ALL - {"C5"}),
     ("branch manager B2", principal("branch_manager", None, None, "B2"), {"C5"}),
     ("branch manager without branch", principal("branch_manager"), set()),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from bankcrm.customers.models import Customer
 from bankcrm.reference import ROLES
@@ -227,7 +227,11 @@ def customer_scope_filter(principal: Principal) -> ColumnElement[bool]:
             return Customer.rm_id == principal.staff_id if principal.staff_id else false()
         team_rms = select(Staff.staff_id).where(Staff.team_id == principal.team_id)
         own = [Customer.rm_id == principal.staff_id] if principal.staff_id else []
-        return or_(Customer.rm_id.in_(team_rms), *own)
+        # customers without an RM are the branch queue, which the branch's team leads work
+        queue = (
+            [and_(Customer.rm_id.is_(None), Customer.branch_id == principal.branch_id)] if principal.branch_id else []
+        )
+        return or_(Customer.rm_id.in_(team_rms), *own, *queue)
     if scope is CustomerScope.BRANCH:
         return Customer.branch_id == principal.branch_id if principal.branch_id else false()
     if scope is CustomerScope.ALL_MASKED:
