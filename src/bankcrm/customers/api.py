@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
@@ -26,10 +27,21 @@ def list_customers(
     sort: Literal["value_index", "aum"] = "value_index",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 20,
+    maturing_within_days: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=service.MAX_MATURITY_DAYS,
+            description="only customers with an open time deposit or wealth product maturing within this many days",
+        ),
+    ] = None,
 ) -> CustomerListPage:
     """The caller's customers (record scope), masked, with the current run's scores; audited."""
-    query = service.CustomerQuery(tier, segment, value_class, q, sort, page, page_size)
-    result = service.list_customers(db, principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker)
+    query = service.CustomerQuery(tier, segment, value_class, q, sort, page, page_size, maturing_within_days)
+    today = runtime.clock().astimezone(ZoneInfo(runtime.settings.timezone)).date()
+    result = service.list_customers(
+        db, principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker, today=today
+    )
     return CustomerListPage.of(result)
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bankcrm.customers.models import Customer
+from bankcrm.products.models import Account, Product
 from bankcrm.scores.models import CustomerScore
 from bankcrm.security.permissions import Principal, customer_scope_filter
+
+# products that mature: an RM calls before the money is paid out (and may leave the bank)
+MATURING_CATEGORIES = ("deposit_time", "wealth")
 
 
 def get_in_scope(session: Session, principal: Principal, customer_id: str) -> Customer | None:
@@ -29,6 +34,8 @@ class CustomerListFilter:
     name_prefix: str | None = None
     phone_bidx: str | None = None
     id_number_bidx: str | None = None
+    maturing_from: date | None = None  # with maturing_until: an open time deposit or wealth product
+    maturing_until: date | None = None  # maturing between the two days, both included
     sort: str = "value_index"  # value_index or aum, both highest first
     offset: int = 0
     limit: int = 20
@@ -54,6 +61,8 @@ def list_in_scope(
         conditions.append(CustomerScore.segment == flt.segment)
     if flt.value_class:
         conditions.append(CustomerScore.value_class == flt.value_class)
+    if flt.maturing_from is not None and flt.maturing_until is not None:
+        conditions.append(maturing_between(flt.maturing_from, flt.maturing_until))
     on_run = and_(CustomerScore.customer_id == Customer.customer_id, CustomerScore.run_id == (flt.run_id or -1))
     base = select(Customer, CustomerScore).outerjoin(CustomerScore, on_run).where(*conditions)
     total = session.scalar(
@@ -63,6 +72,20 @@ def list_in_scope(
     stmt = base.order_by(key.desc().nulls_last(), Customer.customer_id).offset(flt.offset).limit(flt.limit)
     rows: list[tuple[Customer, CustomerScore | None]] = [(row[0], row[1]) for row in session.execute(stmt).all()]
     return rows, int(total or 0)
+
+
+def maturing_between(first: date, last: date) -> ColumnElement[bool]:
+    """The customer holds an open time deposit or wealth product maturing between the two days."""
+    return exists(
+        select(Account.account_id)
+        .join(Product, Product.product_id == Account.product_id)
+        .where(
+            Account.customer_id == Customer.customer_id,
+            Account.maturity_on.between(first, last),
+            or_(Account.closed_on.is_(None), Account.closed_on > first),
+            Product.category.in_(MATURING_CATEGORIES),
+        )
+    )
 
 
 def busiest_rm(session: Session) -> str | None:

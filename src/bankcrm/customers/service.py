@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
@@ -113,6 +113,8 @@ SEGMENTS = ("A", "B", "C", "D")
 VALUE_CLASSES = ("high_value", "micro_profit", "breakeven", "loss")
 SORTS = ("value_index", "aum")
 MAX_PAGE_SIZE = 100
+MAX_MATURITY_DAYS = 366
+MATURITY_CHOICES = (7, 30, 90)  # the workbench's "maturing soon" filter, in days
 _PHONE = re.compile(r"1\d{10}")
 _ID_NUMBER = re.compile(r"\d{17}[\dXx]")
 
@@ -128,6 +130,7 @@ class CustomerQuery:
     sort: str = "value_index"
     page: int = 1
     page_size: int = 20
+    maturing_within_days: int | None = None  # an open time deposit or wealth product maturing within N days
 
 
 @dataclass(frozen=True)
@@ -201,10 +204,16 @@ def list_customers(
     actor: Actor,
     cipher: FieldCipher,
     masker: Masker,
+    today: date | None = None,
 ) -> CustomerPage:
-    """One page of the principal's customers, masked, with the current run's scores; audited as list or search."""
+    """One page of the principal's customers, masked, with the current run's scores; audited as list or search.
+
+    ``today`` (the bank's calendar day) anchors the maturity filter; without it that filter is ignored.
+    """
     require(principal, Permission.CUSTOMER_READ)
     run_id, as_of = _current_run(session)
+    days = query.maturing_within_days
+    maturing = today is not None and days is not None and 0 <= days <= MAX_MATURITY_DAYS
     page_size = min(max(query.page_size, 1), MAX_PAGE_SIZE)
     page = max(query.page, 1)
     text = (query.q or "").strip()[:100]
@@ -217,6 +226,8 @@ def list_customers(
         name_prefix=text if kind == "name" else None,
         phone_bidx=cipher.blind_index(text, field="phone") if kind == "phone" else None,
         id_number_bidx=cipher.blind_index(text.upper(), field="id_number") if kind == "id_number" else None,
+        maturing_from=today if maturing else None,
+        maturing_until=today + timedelta(days=days) if maturing and today and days is not None else None,
         sort=query.sort if query.sort in SORTS else "value_index",
         offset=(page - 1) * page_size,
         limit=page_size,
@@ -237,10 +248,13 @@ def list_customers(
         )
         for c, s in found
     ]
+    filters: dict[str, object] = {
+        k: v for k, v in (("tier", flt.tier), ("segment", flt.segment), ("value_class", flt.value_class)) if v
+    }
+    if maturing:
+        filters["maturing_within_days"] = days
     details: dict[str, object] = {
-        "filters": {
-            k: v for k, v in (("tier", flt.tier), ("segment", flt.segment), ("value_class", flt.value_class)) if v
-        },
+        "filters": filters,
         "sort": flt.sort,
         "page": page,
         "page_size": page_size,

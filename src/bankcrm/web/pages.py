@@ -31,6 +31,7 @@ def workbench(
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: str = "value_index",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    maturing: Annotated[str | None, Query(max_length=8)] = None,
 ) -> HTMLResponse:
     """My customers with filters, search, sort and pages; roles without customer rows get their start page."""
     context: dict[str, Any] = {
@@ -47,11 +48,21 @@ def workbench(
         ),
     }
     if principal.can(Permission.CUSTOMER_READ):
-        query = customers.CustomerQuery(tier or None, segment or None, value_class or None, q, sort, page)
-        result = customers.list_customers(
-            db, principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker
+        days = next((d for d in customers.MATURITY_CHOICES if maturing == str(d)), None)
+        query = customers.CustomerQuery(
+            tier or None, segment or None, value_class or None, q, sort, page, maturing_within_days=days
         )
-        filters = {"tier": query.tier, "segment": query.segment, "value_class": query.value_class, "q": q}
+        today = runtime.clock().astimezone(tr.tz).date()
+        result = customers.list_customers(
+            db, principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker, today=today
+        )
+        filters = {
+            "tier": query.tier,
+            "segment": query.segment,
+            "value_class": query.value_class,
+            "maturing": days,
+            "q": q,
+        }
         filters = {k: v for k, v in filters.items() if v}
 
         def page_url(n: int) -> str:
@@ -68,5 +79,6 @@ def workbench(
             tiers=customers.TIERS,
             segments=customers.SEGMENTS,
             value_classes=customers.VALUE_CLASSES,
+            maturity_choices=customers.MATURITY_CHOICES,
         )
     return render(request, "workbench.html", context, principal=principal)
