@@ -76,6 +76,7 @@ def test_run_publishes_every_customer_with_every_label(home: Path, tmp_path: Pat
         "segments",
         "clv",
         "rules",
+        "holdings",
         "tasks",
         "publish",
     ]

@@ -1,7 +1,7 @@
 """The nightly job (SPEC 4): read the lake, compute every feature and label, publish atomically.
 
 Steps (each timed): prepare → read → features → tiers → value → segments → clv → rules →
-tasks → publish. All computation is Ibis expressions run by the chosen engine, except the two
+holdings → tasks → publish. All computation is Ibis expressions run by the chosen engine, except the two
 model fits that need the sample in memory (K-means; BG/NBD and Gamma-Gamma), which run in
 NumPy on inputs the engine produced.
 
@@ -27,7 +27,18 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 from bankcrm import lake
-from bankcrm.analytics import clv, engines, lifetime, publish, rule_features, rules, segments, tiers, value
+from bankcrm.analytics import (
+    clv,
+    engines,
+    lifetime,
+    publish,
+    publish_holdings,
+    rule_features,
+    rules,
+    segments,
+    tiers,
+    value,
+)
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.configuration import load_config
 from bankcrm.analytics.features import left_join_on
@@ -38,7 +49,19 @@ from bankcrm.tasks import service as task_service
 from bankcrm.tasks.conditions import ConditionError
 from bankcrm.tasks.models import Rule
 
-STEPS = ("prepare", "read", "features", "tiers", "value", "segments", "clv", "rules", "tasks", "publish")
+STEPS = (
+    "prepare",
+    "read",
+    "features",
+    "tiers",
+    "value",
+    "segments",
+    "clv",
+    "rules",
+    "holdings",
+    "tasks",
+    "publish",
+)
 
 
 class NightlyError(Exception):
@@ -200,6 +223,9 @@ def _compute_and_publish(
             table = engines.materialize(con, rules.rule_table(scored, facts), "rule_table")
             hits = con.to_pyarrow(rules.evaluate(table, compiled).order_by("customer_id"))
             engines.write_parquet(con, table.order_by("customer_id"), publish.rule_table_file(lake_dir, run_id))
+        with step("holdings"):
+            # the 360 view's positions and 12-month AUM trend, under the new run id before the flip
+            holdings = publish_holdings.publish_holdings(con, inputs, db_engine, run_id, as_of)
     finally:
         engines.disconnect(con)
 
@@ -229,6 +255,7 @@ def _compute_and_publish(
         "opportunities_created": items.opportunities_created,
         "rule_hits": items.by_rule,
         "rule_errors": rule_errors,
+        "holdings": holdings,
     }
     with step("publish"):
         publish.publish(
