@@ -309,6 +309,30 @@ def backend_cpu_seconds(url: str) -> dict[int, float]:
     return out
 
 
+class BackendSampler(threading.Thread):
+    """Samples pg_stat_activity twice a second: how many backends run a query, and how many of them wait on a lock."""
+
+    def __init__(self, url: str, until: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.until = url, until
+        self.active: list[int] = []
+        self.lock_waits: list[int] = []
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while time.perf_counter() < self.until:
+                active, waiting = conn.execute(
+                    "select count(*) filter (where state = 'active'),"
+                    " count(*) filter (where state = 'active' and wait_event_type = 'Lock')"
+                    " from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+                ).fetchone() or (0, 0)
+                self.active.append(active)
+                self.lock_waits.append(waiting)
+                time.sleep(0.5)
+
+
 # ---- the load -----------------------------------------------------------------------------------
 
 
@@ -384,8 +408,11 @@ def run_phase(
         t.start()
     time.sleep(max(0.0, record_after - time.perf_counter()))
     app_cpu_before, db_cpu_before = group_cpu_seconds(server_pgid), backend_cpu_seconds(url)
+    sampler = BackendSampler(url, until)
+    sampler.start()
     for t in threads:
         t.join()
+    sampler.join()
     app_cpu = group_cpu_seconds(server_pgid) - app_cpu_before
     db_cpu_after = backend_cpu_seconds(url)
     db_cpu = sum(v - db_cpu_before.get(pid, 0.0) for pid, v in db_cpu_after.items())
@@ -415,6 +442,8 @@ def run_phase(
         "p99_ms": pct(99),
         "max_ms": latencies[-1] if latencies else float("nan"),
         "mean_ms": statistics.fmean(latencies) if latencies else float("nan"),
+        "busy_backends_avg": statistics.fmean(sampler.active) if sampler.active else 0.0,
+        "lock_waiting_backends_avg": statistics.fmean(sampler.lock_waits) if sampler.lock_waits else 0.0,
         "app_cpu_ms_per_request": app_cpu * 1000 / max(1, len(latencies)),
         "db_cpu_ms_per_request": db_cpu * 1000 / max(1, len(latencies)),
         "loadavg_before": load_before[0],
@@ -431,14 +460,15 @@ ENDPOINTS = {
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "| endpoint | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms "
-        "| app CPU ms/req | PostgreSQL CPU ms/req | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| app CPU ms/req | PostgreSQL CPU ms/req | queries running / waiting on a lock | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {ENDPOINTS[r['phase']]} | {r['clients']} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} "
             f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} "
             f"| {r['app_cpu_ms_per_request']:.1f} | {r['db_cpu_ms_per_request']:.1f} "
+            f"| {r['busy_backends_avg']:.1f} / {r['lock_waiting_backends_avg']:.1f} "
             f"| {r['loadavg_before']:.1f}→{r['loadavg_after']:.1f} |"
         )
     return "\n".join(lines)
