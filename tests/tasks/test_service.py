@@ -305,3 +305,12 @@ def test_every_default_rule_is_seeded_once(any_engine: Engine, bank) -> None:
         "cadence_ordinary_service",
         "cadence_ordinary_questionnaire",
     }
+
+
+def test_items_go_to_the_rm_the_customer_has_now_not_the_one_in_the_lake(any_engine: Engine, bank) -> None:
+    # the lake's snapshot still names the RM of the last extract; bankcrm reassigned since
+    stale = [_row("C1", None, overdue=True), _row("C2", "S1", overdue=True)]
+    _record(any_engine, bank, 1, stale, ("overdue",))
+    with session_scope(bank) as s:
+        got = {t.customer_id: (t.assigned_to, t.queue_branch_id) for t in s.scalars(select(Task))}
+    assert got == {"C1": ("S1", None), "C2": (None, "B1")}

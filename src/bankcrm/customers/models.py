@@ -32,6 +32,8 @@ class Customer(Base):
     onboard_date: Mapped[date] = mapped_column(Date)
     branch_id: Mapped[str] = mapped_column(String(32), ForeignKey("branches.branch_id"), index=True)
     rm_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("staff.staff_id"), index=True)
+    # the RM the last extract named: a reassignment in bankcrm stands until the extract itself changes it
+    extract_rm_id: Mapped[str | None] = mapped_column(String(32))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     risk_level: Mapped[str | None] = mapped_column(String(2))
     risk_assessed_on: Mapped[date | None] = mapped_column(Date)

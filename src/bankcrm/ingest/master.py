@@ -227,6 +227,7 @@ def _apply_customers(conn: Connection, rows: list[dict[str, Any]], cipher: Field
                 "onboard_date": r["onboard_date"],
                 "branch_id": r["branch_id"],
                 "rm_id": r["rm_id"],
+                "extract_rm_id": r["rm_id"],
                 "marketing_consent": consent,
                 "risk_level": r["risk_level"],
                 "risk_assessed_on": r["risk_assessed_on"],

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import pyarrow as pa
-from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy import Connection, Table, case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -115,17 +115,36 @@ def _chunks(rows: Sequence[dict[str, Any]], size: int = BATCH_ROWS) -> Iterable[
         yield rows[start : start + size]
 
 
+# Columns the bank's staff change in bankcrm (a reassignment, a contact correction): a later extract
+# overwrites them only when the extract's own value changed since the previous extract, which the
+# marker column records. Otherwise any other change in the row would silently undo the staff's work.
+STAFF_OWNED: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "customers": (
+        ("extract_rm_id", ("rm_id",)),
+        (
+            "contact_fingerprint",
+            ("phone_enc", "phone_bidx", "address_enc", "email_enc", "occupation", "income_monthly"),
+        ),
+    ),
+}
+
+
 def upsert(conn: Connection, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update by key (``created_at`` kept from the first insert)."""
+    """Insert or update by key (``created_at`` kept from the first insert; staff-owned columns see STAFF_OWNED)."""
     if not rows:
         return
     table = MASTER_TABLES[table_name]
     key = MASTER_KEYS[table_name]
     stmt = _insert_for(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key],
-        set_={c: stmt.excluded[c] for c in rows[0] if c not in (key, "created_at")},
-    )
+    set_: dict[str, Any] = {c: stmt.excluded[c] for c in rows[0] if c not in (key, "created_at")}
+    for marker, columns in STAFF_OWNED.get(table_name, ()):
+        if marker not in set_:
+            continue
+        unchanged = table.c[marker].is_not_distinct_from(stmt.excluded[marker])
+        for column in columns:
+            if column in set_:
+                set_[column] = case((unchanged, table.c[column]), else_=stmt.excluded[column])
+    stmt = stmt.on_conflict_do_update(index_elements=[key], set_=set_)
     _executemany(conn, table, stmt, rows)
 
 

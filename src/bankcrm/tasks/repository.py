@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from bankcrm.customers.models import Interaction
+from bankcrm.customers.models import Customer, Interaction
 from bankcrm.staff.models import Staff, Team
 from bankcrm.tasks.models import OPEN_STATUSES, Rule, RuleVersion, Task, TaskEvent, TaskRunHit
 
@@ -126,6 +126,16 @@ ITEM_COLUMNS = (
     "queue_branch_id",
     "open_key",
 )
+
+
+def current_assignments(conn: Connection) -> dict[str, tuple[str | None, str]]:
+    """customer_id → (rm_id, branch_id) as the operational database has them now.
+
+    The lake's snapshot holds the RM of the last extract; a reassignment made in bankcrm since
+    then is only here, and items must go to the RM who has the customer today.
+    """
+    rows = conn.execute(select(Customer.customer_id, Customer.rm_id, Customer.branch_id))
+    return {customer_id: (rm_id, branch_id) for customer_id, rm_id, branch_id in rows}
 
 
 def insert_items(conn: Connection, rows: list[dict[str, Any]]) -> int:

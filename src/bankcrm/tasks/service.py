@@ -362,6 +362,7 @@ def record_run_items(
     plans = [r for r in rules if r.category == "cadence" and r.every_days]
     longest = max((p.every_days or 0 for p in plans), default=0)
     last_contact = repo.last_contacts(conn, plans, since=now - timedelta(days=longest)) if plans else {}
+    assignments = repo.current_assignments(conn)
     pending: list[dict[str, Any]] = []
     reconfirmed: list[int] = []
     for rule in rules:
@@ -392,7 +393,7 @@ def record_run_items(
                 result.cooling_down += 1
                 continue
             kind, channel = tier_action(rule, columns["tier"][i])
-            rm_id = columns["rm_id"][i]
+            rm_id, branch_id = assignments.get(customer_id, (columns["rm_id"][i], columns["branch_id"][i]))
             facts = {c: _plain(columns[c][i]) for c in fact_columns}
             pending.append(
                 {
@@ -410,7 +411,7 @@ def record_run_items(
                     "created_at": now,
                     "due_at": item_due,
                     "assigned_to": rm_id,
-                    "queue_branch_id": None if rm_id else columns["branch_id"][i],
+                    "queue_branch_id": None if rm_id else branch_id,
                     "open_key": key,
                 }
             )
