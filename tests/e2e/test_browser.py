@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from e2e_support import CHROMIUM, ID_C1, PASSWORDS, PHONE_C1, ROLE_USER, VIEWPORT, Screenshots
 from playwright.sync_api import Browser, Page, expect
 
 from bankcrm.web.csrf import SESSION_COOKIE
-from conftest import CHROMIUM, ID_C1, PASSWORDS, PHONE_C1, ROLE_USER, VIEWPORT, Screenshots
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
