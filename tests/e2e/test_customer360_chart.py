@@ -6,12 +6,12 @@ from datetime import date
 
 import pyarrow as pa
 import pytest
+from e2e_support import CHROMIUM, PASSWORDS, ROLE_USER, VIEWPORT, Screenshots
 from playwright.sync_api import Browser
 
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.holdings import repository as holdings_repo
 from bankcrm.scores import repository as scores_repo
-from conftest import CHROMIUM, PASSWORDS, ROLE_USER, VIEWPORT, Screenshots
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM}")
 
