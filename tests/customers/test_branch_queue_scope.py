@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import Engine, select
 
@@ -12,6 +10,7 @@ from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.security.permissions import ROLE_PERMISSIONS, Principal, customer_scope_filter
 from bankcrm.staff.models import Branch, Staff, Team
+from factories import customer
 
 
 @pytest.fixture
@@ -30,21 +29,7 @@ def factory(any_settings: Settings, any_engine: Engine):
         )
         s.flush()
         for cid, rm, branch in (("C1", "S1", "B1"), ("C2", "S2", "B1"), ("Q1", None, "B1"), ("Q2", None, "B2")):
-            s.add(
-                Customer(
-                    customer_id=cid,
-                    name="x",
-                    gender="F",
-                    birth_date=date(1990, 1, 1),
-                    id_number_enc="e",
-                    id_number_bidx="i" + cid,
-                    phone_enc="e",
-                    phone_bidx="p" + cid,
-                    onboard_date=date(2020, 1, 1),
-                    branch_id=branch,
-                    rm_id=rm,
-                )
-            )
+            s.add(customer(cid, rm, branch))
     return factory
 
 

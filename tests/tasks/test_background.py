@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
 from bankcrm.cli.serve import maintenance_loop
-from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.staff.models import Branch, Staff, Team
 from bankcrm.tasks import service
 from bankcrm.tasks.models import Task
+from factories import customer
 
 
 def test_the_maintenance_loop_escalates_an_overdue_outflow_check_and_stops(any_engine: Engine) -> None:
@@ -30,21 +30,7 @@ def test_the_maintenance_loop_escalates_an_overdue_outflow_check_and_stops(any_e
             ]
         )
         s.flush()
-        s.add(
-            Customer(
-                customer_id="C1",
-                name="x",
-                gender="F",
-                birth_date=date(1990, 1, 1),
-                id_number_enc="e",
-                id_number_bidx="i",
-                phone_enc="e",
-                phone_bidx="p",
-                onboard_date=date(2020, 1, 1),
-                branch_id="B1",
-                rm_id="S1",
-            )
-        )
+        s.add(customer("C1", "S1"))
         service.ensure_default_rules(s)
         s.add(
             Task(

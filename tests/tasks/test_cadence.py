@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, select
 
-from bankcrm.customers.models import Customer, Interaction
+from bankcrm.customers.models import Interaction
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.scores import repository as scores_repo
 from bankcrm.security.permissions import ROLE_PERMISSIONS, PermissionDenied, Principal
@@ -16,6 +16,7 @@ from bankcrm.staff.models import Branch, Staff, Team
 from bankcrm.tasks import service
 from bankcrm.tasks.cadence import cadence_report
 from bankcrm.tasks.models import Rule, Task
+from factories import customer
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 TIERS = {"C1": "vip", "C2": "vip", "C3": "potential", "C4": "ordinary"}
@@ -32,21 +33,7 @@ def bank(any_engine: Engine):
         s.add_all([Staff(staff_id=x, name=x, role="rm", branch_id="B1", team_id="T1") for x in ("S1", "S2")])
         s.flush()
         for cid in TIERS:
-            s.add(
-                Customer(
-                    customer_id=cid,
-                    name="x",
-                    gender="M",
-                    birth_date=date(1980, 5, 5),
-                    id_number_enc="e",
-                    id_number_bidx="i" + cid,
-                    phone_enc="e",
-                    phone_bidx="p" + cid,
-                    onboard_date=date(2020, 1, 1),
-                    branch_id="B1",
-                    rm_id="S2" if cid == "C4" else "S1",
-                )
-            )
+            s.add(customer(cid, "S2" if cid == "C4" else "S1", gender="M", birth_date=date(1980, 5, 5)))
         service.ensure_default_rules(s)
         run_id = scores_repo.create_run(s, as_of=date(2026, 11, 25), engine="duckdb", config_json="{}").id
     ids = list(TIERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bankcrm.audit.service import Actor, search
-from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.security.permissions import ROLE_PERMISSIONS, PermissionDenied, Principal
 from bankcrm.staff.models import Branch, Staff, Team
 from bankcrm.tasks import service
 from bankcrm.tasks.models import Rule, Task, TaskEvent
+from factories import customer
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Shanghai
 
@@ -39,21 +39,7 @@ def bank(any_engine: Engine):
         )
         s.flush()
         for cid, rm in (("C1", "S1"), ("C2", None), ("C3", "S1")):
-            s.add(
-                Customer(
-                    customer_id=cid,
-                    name="x",
-                    gender="F",
-                    birth_date=date(1990, 1, 1),
-                    id_number_enc="e",
-                    id_number_bidx="i" + cid,
-                    phone_enc="e",
-                    phone_bidx="p" + cid,
-                    onboard_date=date(2020, 1, 1),
-                    branch_id="B1",
-                    rm_id=rm,
-                )
-            )
+            s.add(customer(cid, rm))
         service.ensure_default_rules(s)
     return factory
 
