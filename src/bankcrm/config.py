@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # masked display of ID numbers: FIRST+LAST visible characters; the default hides the last 6 of 18
     id_mask: str = Field(default="12+0", description="ID number mask, visible first+last characters, e.g. 3+0")
     audit_retention_days: int = Field(default=365, description="audit purge age; below 183 days is refused")
+    # DuckDB spills to disk beyond this during the nightly run (its own default is 80% of the RAM)
+    nightly_memory_limit: str = Field(default="4GB", description="DuckDB memory limit of the nightly run")
     # argon2id cost; raising it rehashes each password at its owner's next login
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536

@@ -127,10 +127,29 @@ def fact_months_to_read(lake_dir: Path, table: str, as_of: date) -> list[str]:
     raise ValueError(f"unknown fact table {table!r}")
 
 
-def connect(engine: Engine = "duckdb", threads: int | None = None, spark_master: str | None = None) -> BaseBackend:
-    """A fresh connection for one run (``threads`` caps DuckDB's; ``spark_master`` is for Spark)."""
+def connect(
+    engine: Engine = "duckdb",
+    threads: int | None = None,
+    spark_master: str | None = None,
+    *,
+    memory_limit: str | None = None,
+    spill_dir: Path | None = None,
+) -> BaseBackend:
+    """A fresh connection for one run (``threads`` and ``memory_limit`` cap DuckDB's; ``spark_master`` is for Spark).
+
+    With a memory limit DuckDB spills joins, sorts and aggregates to ``spill_dir`` instead of
+    growing to its default of 80% of the machine's memory.
+    """
     if engine == "duckdb":
-        return ibis.duckdb.connect(threads=threads) if threads else ibis.duckdb.connect()
+        config: dict[str, object] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if spill_dir is not None:
+            spill_dir.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(spill_dir)
+        return ibis.duckdb.connect(**config)
     if engine == "spark":
         return _connect_spark(spark_master)
     raise ValueError(f"unknown engine {engine!r}; expected duckdb or spark")

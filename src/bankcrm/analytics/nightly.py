@@ -164,7 +164,12 @@ def _compute_and_publish(
 ) -> RunResult:
     lake_dir = settings.lake_dir
     with step("read"):
-        con = engines.connect(engine, spark_master=spark_master)
+        con = engines.connect(
+            engine,
+            spark_master=spark_master,
+            memory_limit=settings.nightly_memory_limit,
+            spill_dir=settings.home / "tmp" / "nightly-spill",
+        )
         inputs = engines.read_lake(con, lake_dir, as_of)
         history = engines.read_tier_history(con, publish.tier_history_files(lake_dir))
     try:
