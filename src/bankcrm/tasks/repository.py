@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -49,14 +53,18 @@ def rule_versions(session: Session, rule_id: str) -> Sequence[RuleVersion]:
 # --- items raised by a run ---
 
 
-def open_items(conn: Connection, rule_ids: Sequence[str]) -> dict[str, int]:
-    """open_key → task_id of every open item of these rules."""
-    if not rule_ids:
-        return {}
-    rows = conn.execute(
-        select(Task.open_key, Task.task_id).where(Task.open_key.is_not(None), Task.rule_id.in_(rule_ids))
-    )
-    return {key: task_id for key, task_id in rows if key is not None}
+def open_items_table(conn: Connection, rule_ids: Sequence[str]) -> pa.Table:
+    """open_key and task_id of every open item of these rules, as columns."""
+    keys: list[str | None] = []
+    task_ids: list[int] = []
+    if rule_ids:
+        rows = conn.execute(
+            select(Task.open_key, Task.task_id).where(Task.open_key.is_not(None), Task.rule_id.in_(rule_ids))
+        )
+        for key, task_id in rows:
+            keys.append(key)
+            task_ids.append(task_id)
+    return pa.table({"open_key": pa.array(keys, pa.string()), "task_id": pa.array(task_ids, pa.int64())})
 
 
 def recently_closed(conn: Connection, since_by_rule: dict[str, datetime]) -> set[tuple[str, str]]:
@@ -128,45 +136,52 @@ ITEM_COLUMNS = (
 )
 
 
-def current_assignments(conn: Connection) -> dict[str, tuple[str | None, str]]:
-    """customer_id → (rm_id, branch_id) as the operational database has them now.
+def current_assignments_table(conn: Connection) -> pa.Table:
+    """customer_id, rm_id and branch_id as the operational database has them now, as columns.
 
     The lake's snapshot holds the RM of the last extract; a reassignment made in bankcrm since
     then is only here, and items must go to the RM who has the customer today.
     """
-    rows = conn.execute(select(Customer.customer_id, Customer.rm_id, Customer.branch_id))
-    return {customer_id: (rm_id, branch_id) for customer_id, rm_id, branch_id in rows}
+    columns: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+    for row in conn.execute(select(Customer.customer_id, Customer.rm_id, Customer.branch_id)):
+        for values, value in zip(columns, row, strict=True):
+            values.append(value)
+    return pa.table({name: pa.array(values, pa.string()) for name, values in zip(ASSIGNMENT, columns, strict=True)})
 
 
-def insert_items(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Bulk-insert new items: COPY on PostgreSQL, the DB-API's executemany on plain tuples elsewhere."""
-    if not rows:
+ASSIGNMENT = ("customer_id", "rm_id", "branch_id")
+
+
+def insert_items(conn: Connection, items: pa.Table) -> int:
+    """Bulk-insert new items (columns ITEM_COLUMNS): COPY from CSV on PostgreSQL, executemany elsewhere."""
+    if items.num_rows == 0:
         return 0
-    if conn.dialect.name == "postgresql":
-        return _copy_items(conn, rows)
+    items = items.select(list(ITEM_COLUMNS))
     cols = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        sql = f'COPY "{Task.__tablename__}" ({cols}) FROM STDIN (FORMAT csv)'
+        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for start in range(0, items.num_rows, INSERT_BATCH):
+                buffer = io.BytesIO()
+                pacsv.write_csv(items.slice(start, INSERT_BATCH), buffer, options)
+                copy.write(buffer.getvalue())
+        return items.num_rows
     marks = ", ".join("?" for _ in ITEM_COLUMNS)
     sql = f'INSERT INTO "{Task.__tablename__}" ({cols}) VALUES ({marks})'
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = [tuple(_sqlite_value(row[c]) for c in ITEM_COLUMNS) for row in rows[start : start + INSERT_BATCH]]
-        conn.exec_driver_sql(sql, batch)
-    return len(rows)
+    for start in range(0, items.num_rows, INSERT_BATCH):
+        batch = items.slice(start, INSERT_BATCH)
+        columns = [_sqlite_column(batch.column(c)) for c in ITEM_COLUMNS]
+        conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    return items.num_rows
 
 
-def _sqlite_value(value: Any) -> Any:
-    # stored as SQLAlchemy's UTCDateTime stores them on SQLite: naive UTC text
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
-
-
-def _copy_items(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    raw = conn.connection.driver_connection
-    cols = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
-    with raw.cursor() as cur, cur.copy(f'COPY "{Task.__tablename__}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
-        for row in rows:
-            copy.write_row(tuple(row[c] for c in ITEM_COLUMNS))
-    return len(rows)
+def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:
+    # timestamps stored as SQLAlchemy's UTCDateTime stores them on SQLite: naive UTC text
+    if pa.types.is_timestamp(column.type):
+        column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+    return column.to_pylist()
 
 
 def record_hits_for_new(conn: Connection, run_id: int) -> None:

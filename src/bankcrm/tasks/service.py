@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -38,8 +40,6 @@ CATEGORIES = ("event", "need", "custom", "cadence")
 CONTACT_PURPOSES = ("care", "review", "service", "marketing", "survey", "task")
 # a contact plan raises its task this many days before the period runs out
 CADENCE_LEAD_DAYS = 3
-# new items are written in batches of this many
-WRITE_BATCH = 50_000
 TIERS = ("vip", "potential", "ordinary")
 CHANNELS = ("visit", "call", "wecom", "sms", "email", "wechat", "app")
 EXPORT_COLUMNS = (
@@ -327,14 +327,6 @@ class RunItems:
         return self.created.get("opportunity", 0)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 2)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
 def record_run_items(
     conn: Connection,
     run_id: int,
@@ -347,84 +339,163 @@ def record_run_items(
     """Turn a run's hits into items in one transaction: new items in bulk, open ones re-confirmed.
 
     ``hits`` has the carried columns (customer_id, branch_id, rm_id, tier, …), a boolean
-    ``hit__<rule>`` column per rule and the fact columns each rule's condition reads. Rows are
-    taken rule by rule and written in batches, so a million customers never become a million
-    Python rows at once.
+    ``hit__<rule>`` column per rule and the fact columns each rule's condition reads. Each rule's
+    hits are matched against the open items, the cooldowns, the contact-plan periods and today's
+    assignments as whole columns (Arrow), and its new items are written as one batch, so a
+    million customers never become a million Python rows.
     """
     from bankcrm.analytics.rules import hit_column
 
     result = RunItems()
     repo.delete_hits(conn, run_id)  # a re-published run starts its list again
-    open_now = repo.open_items(conn, [r.rule_id for r in rules])
-    cooling = repo.recently_closed(
+    open_now = repo.open_items_table(conn, [r.rule_id for r in rules])
+    open_keys, open_task_ids = _column(open_now, "open_key"), _column(open_now, "task_id")
+    cooling: dict[str, set[str]] = {}
+    for customer_id, rule_id in repo.recently_closed(
         conn, {r.rule_id: now - timedelta(days=r.cooldown_days) for r in rules if r.cooldown_days > 0}
-    )
+    ):
+        cooling.setdefault(rule_id, set()).add(customer_id)
     plans = [r for r in rules if r.category == "cadence" and r.every_days]
     longest = max((p.every_days or 0 for p in plans), default=0)
     last_contact = repo.last_contacts(conn, plans, since=now - timedelta(days=longest)) if plans else {}
-    assignments = repo.current_assignments(conn)
-    pending: list[dict[str, Any]] = []
-    reconfirmed: list[int] = []
+    assignments = repo.current_assignments_table(conn)
+    reconfirmed: list[pa.Array] = []
     for rule in rules:
-        flags = hits.column(hit_column(rule.rule_id)).to_numpy(zero_copy_only=False)
-        taken = hits.take(pa.array(np.flatnonzero(flags.astype(bool))))
-        fact_columns = [c for c in columns_by_rule.get(rule.rule_id, ()) if c in taken.column_names]
-        columns = {c: taken.column(c).to_pylist() for c in ("customer_id", "branch_id", "rm_id", "tier", *fact_columns)}
-        due = due_time(rule, now)
-        contacted = last_contact.get(rule.rule_id, {})
-        count = 0
-        for i, customer_id in enumerate(columns["customer_id"]):
-            key = f"{customer_id}|{rule.rule_id}"
-            existing = open_now.get(key)
-            if existing is not None:
-                count += 1
-                reconfirmed.append(existing)
-                continue
-            if rule.every_days:
-                # a contact plan: due when the last counted contact is older than the period (less the lead)
-                last = contacted.get(customer_id)
-                if last is not None and last + timedelta(days=rule.every_days - CADENCE_LEAD_DAYS) > now:
-                    continue
-                item_due = max(now, last + timedelta(days=rule.every_days)) if last is not None else due
-            else:
-                item_due = due
-            count += 1
-            if (customer_id, rule.rule_id) in cooling:
-                result.cooling_down += 1
-                continue
-            kind, channel = tier_action(rule, columns["tier"][i])
-            rm_id, branch_id = assignments.get(customer_id, (columns["rm_id"][i], columns["branch_id"][i]))
-            facts = {c: _plain(columns[c][i]) for c in fact_columns}
-            pending.append(
-                {
-                    "customer_id": customer_id,
-                    "rule_id": rule.rule_id,
-                    "rule_version": rule.version,
-                    "run_id": run_id,
-                    "kind": kind,
-                    "priority": rule.priority,
-                    "status": "open",
-                    "channel": channel,
-                    "marketing": rule.marketing,
-                    "product_category": rule.product_category,
-                    "facts_json": json.dumps(facts, ensure_ascii=False, sort_keys=True),
-                    "created_at": now,
-                    "due_at": item_due,
-                    "assigned_to": rm_id,
-                    "queue_branch_id": None if rm_id else branch_id,
-                    "open_key": key,
-                }
-            )
-            result.created[kind] = result.created.get(kind, 0) + 1
-            if len(pending) >= WRITE_BATCH:
-                repo.insert_items(conn, pending)
-                pending = []
-        result.by_rule[rule.rule_id] = count
-    repo.insert_items(conn, pending)
+        flags = pc.fill_null(hits.column(hit_column(rule.rule_id)), False)
+        taken = hits.filter(flags)
+        if taken.num_rows == 0:
+            result.by_rule[rule.rule_id] = 0
+            continue
+        keys = pc.binary_join_element_wise(_column(taken, "customer_id"), pa.scalar(rule.rule_id), "|")
+        at = pc.index_in(keys, value_set=open_keys)
+        existing = at.is_valid()
+        reconfirmed.append(open_task_ids.take(at.filter(existing)))
+        new = taken.filter(pc.invert(existing))
+        due = _due_column(rule, new, last_contact.get(rule.rule_id), now)
+        if due is not None:  # a contact plan: customers contacted recently enough are not due
+            new, due = new.filter(due.is_valid()), due.filter(due.is_valid())
+        else:
+            due = pa.array(np.full(new.num_rows, due_time(rule, now)), pa.timestamp("us", tz="UTC"))
+        result.by_rule[rule.rule_id] = int(pc.sum(existing).as_py() or 0) + new.num_rows
+        cooled = cooling.get(rule.rule_id)
+        if cooled:
+            warm = pc.invert(pc.is_in(_column(new, "customer_id"), value_set=pa.array(sorted(cooled), pa.string())))
+            result.cooling_down += new.num_rows - int(pc.sum(warm).as_py() or 0)
+            new, due = new.filter(warm), due.filter(warm)
+        if new.num_rows == 0:
+            continue
+        items = _new_items(rule, run_id, new, due, assignments, columns_by_rule.get(rule.rule_id, ()), now)
+        for kind, n in Counter(items.column("kind").to_pylist()).items():
+            result.created[kind] = result.created.get(kind, 0) + n
+        repo.insert_items(conn, items)
     repo.record_hits_for_new(conn, run_id)
-    repo.record_hits(conn, run_id, reconfirmed)
-    result.reconfirmed = len(reconfirmed)
+    task_ids = pa.concat_arrays(reconfirmed).to_pylist() if reconfirmed else []
+    repo.record_hits(conn, run_id, task_ids)
+    result.reconfirmed = len(task_ids)
     return result
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    return table.column(name).combine_chunks()
+
+
+def _due_column(rule: Rule, new: pa.Table, contacted: dict[str, datetime] | None, now: datetime) -> pa.Array | None:
+    """A contact plan's due times: null where the last counted contact is recent enough; None for other rules.
+
+    Due when the last contact is older than the period less the lead days: at the period's end
+    (never before now), or after the SLA for a customer never contacted.
+    """
+    if not rule.every_days:
+        return None
+    timestamp = pa.timestamp("us", tz="UTC")
+    contacted = contacted or {}
+    ids = pa.array(list(contacted), pa.string())
+    last = pa.array(list(contacted.values()), timestamp).take(pc.index_in(_column(new, "customer_id"), value_set=ids))
+    period_end = pc.add(last, pa.scalar(timedelta(days=rule.every_days), pa.duration("us")))
+    lead_start = pc.subtract(period_end, pa.scalar(timedelta(days=CADENCE_LEAD_DAYS), pa.duration("us")))
+    now_s = pa.scalar(now, timestamp)
+    never = pa.scalar(due_time(rule, now), timestamp)
+    return pc.if_else(
+        last.is_null(),
+        never,
+        pc.if_else(
+            pc.greater(lead_start, now_s),
+            pa.scalar(None, timestamp),
+            pc.if_else(pc.greater(period_end, now_s), period_end, now_s),
+        ),
+    )
+
+
+def _new_items(
+    rule: Rule,
+    run_id: int,
+    new: pa.Table,
+    due: pa.Array,
+    assignments: pa.Table,
+    fact_columns: Sequence[str],
+    now: datetime,
+) -> pa.Table:
+    """The rows of the items a rule raises for ``new`` (repository.ITEM_COLUMNS, in that order)."""
+    n = new.num_rows
+    customers = _column(new, "customer_id")
+    # items go to the RM who has the customer today (a reassignment in bankcrm outlives the extract)
+    at = pc.index_in(customers, value_set=assignments.column("customer_id"))
+    known = at.is_valid()
+    rm = pc.if_else(known, assignments.column("rm_id").take(at), _column(new, "rm_id").cast(pa.string()))
+    branch = pc.if_else(known, assignments.column("branch_id").take(at), _column(new, "branch_id").cast(pa.string()))
+    kinds, channels = _tier_actions(rule, _column(new, "tier").cast(pa.string()))
+    facts = [c for c in fact_columns if c in new.column_names]
+
+    def const(value: Any, type_: pa.DataType) -> pa.Array:
+        return pa.array([value] * n, type_)
+
+    return pa.table(
+        {
+            "customer_id": customers,
+            "rule_id": const(rule.rule_id, pa.string()),
+            "rule_version": const(rule.version, pa.int64()),
+            "run_id": const(run_id, pa.int64()),
+            "kind": kinds,
+            "priority": const(rule.priority, pa.string()),
+            "status": const("open", pa.string()),
+            "channel": channels,
+            "marketing": const(bool(rule.marketing), pa.bool_()),
+            "product_category": const(rule.product_category, pa.string()),
+            "facts_json": facts_json(new.select(facts)),
+            "created_at": const(now, pa.timestamp("us", tz="UTC")),
+            "due_at": due.cast(pa.timestamp("us", tz="UTC")),
+            "assigned_to": rm,
+            "queue_branch_id": pc.if_else(rm.is_null(), branch, pa.scalar(None, pa.string())),
+            "open_key": pc.binary_join_element_wise(customers, pa.scalar(rule.rule_id), "|"),
+        }
+    )
+
+
+def _tier_actions(rule: Rule, tiers: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Per row, the (kind, channel) the rule's action takes for the customer's tier."""
+    labels = pc.unique(tiers)
+    chosen = [tier_action(rule, t) for t in labels.to_pylist()]
+    at = pc.index_in(tiers, value_set=labels, skip_nulls=False)
+    kinds = pa.array([k for k, _ in chosen], pa.string()).take(at)
+    channels = pa.array([c for _, c in chosen], pa.string()).take(at)
+    return kinds, channels
+
+
+def facts_json(facts: pa.Table) -> pa.Array:
+    """One JSON object per row with the facts behind the item: keys sorted, amounts to cents, dates ISO."""
+    if facts.num_columns == 0:
+        return pa.array(["{}"] * facts.num_rows, pa.string())
+    import duckdb
+
+    parts = []
+    for name in sorted(facts.column_names):
+        quoted = '"' + name.replace('"', '""') + '"'
+        value = f"round({quoted}, 2)" if pa.types.is_floating(facts.schema.field(name).type) else quoted
+        parts.append(f"{quoted} := {value}")
+    with duckdb.connect() as con:
+        con.register("facts", facts)
+        out = con.sql(f"SELECT to_json(struct_pack({', '.join(parts)}))::VARCHAR AS j FROM facts").to_arrow_table()
+    return out.column("j").combine_chunks().cast(pa.string())
 
 
 # --- escalation ---
