@@ -191,9 +191,8 @@ def search_kind(q: str | None) -> str | None:
 
 
 def _current_run(session: Session) -> tuple[int | None, date | None]:
-    run_id = scores_repo.current_run_id(session)
-    run = scores_repo.get_run(session, run_id) if run_id is not None else None
-    return run_id, (run.as_of if run is not None else None)
+    current = scores_repo.current_run(session)
+    return current if current is not None else (None, None)
 
 
 def list_customers(

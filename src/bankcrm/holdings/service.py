@@ -125,9 +125,7 @@ def _in_scope(session: Session, principal: Principal, customer_id: str) -> None:
 
 
 def _current_run(session: Session) -> tuple[int, date] | None:
-    run_id = scores_repo.current_run_id(session)
-    run = scores_repo.get_run(session, run_id) if run_id is not None else None
-    return (run.id, run.as_of) if run is not None else None
+    return scores_repo.current_run(session)
 
 
 def _money(value: Decimal | float | int | None) -> Decimal:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import BigInteger, Connection, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bankcrm.db.base import utcnow
@@ -43,6 +43,16 @@ def published_runs(session: Session) -> Sequence[NightlyRun]:
 def current_run_id(session: Session) -> int | None:
     value = session.scalar(select(AppState.value).where(AppState.key == CURRENT_RUN_KEY))
     return int(value) if value is not None else None
+
+
+def current_run(session: Session) -> tuple[int, date] | None:
+    """The current run's id and as_of in one round trip; None before the first publish."""
+    row = session.execute(
+        select(NightlyRun.id, NightlyRun.as_of)
+        .join(AppState, NightlyRun.id == cast(AppState.value, BigInteger))
+        .where(AppState.key == CURRENT_RUN_KEY)
+    ).one_or_none()
+    return (int(row[0]), row[1]) if row is not None else None
 
 
 def publish_run(session: Session, run_id: int, *, timings_json: str, summary_json: str) -> None:

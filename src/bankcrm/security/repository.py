@@ -76,6 +76,14 @@ def get_api_token(session: Session, token_hash: str) -> ApiToken | None:
     return session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).one_or_none()
 
 
+def get_api_token_with_user(session: Session, token_hash: str) -> tuple[ApiToken, User] | None:
+    """The token and its user in one round trip (every API request asks)."""
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == token_hash)
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
 def get_api_token_by_id(session: Session, token_id: int) -> ApiToken | None:
     return session.get(ApiToken, token_id)
 

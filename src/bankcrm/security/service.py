@@ -362,12 +362,12 @@ def authenticate_api_token(
     """The token's user and scopes when the token is known, unexpired, unrevoked and its user enabled."""
     if not plaintext:
         return None
-    token = repo.get_api_token(session, hash_secret(plaintext))
-    now = clock()
-    if token is None or token.revoked or (token.expires_at is not None and now >= token.expires_at):
+    found = repo.get_api_token_with_user(session, hash_secret(plaintext))
+    if found is None:
         return None
-    user = repo.get_user(session, token.user_id)
-    if user is None or user.disabled:
+    token, user = found
+    now = clock()
+    if token.revoked or (token.expires_at is not None and now >= token.expires_at) or user.disabled:
         return None
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
         token.last_used_at = now
