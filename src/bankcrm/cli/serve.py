@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
@@ -58,18 +59,31 @@ def start_background(settings: Settings, engine: Engine) -> tuple[threading.Even
     return stop, threads
 
 
-def run_web(settings: Settings, host: str, port: int, *, background: bool = True) -> None:
-    """Bring the schema up to date and serve the app until interrupted (with the dispatcher and escalations)."""
+def run_web(settings: Settings, host: str, port: int, *, background: bool = True, workers: int = 1) -> None:
+    """Bring the schema up to date and serve the app until interrupted (with the dispatcher and escalations).
+
+    With ``workers`` > 1 the app runs in that many processes (one per core), each building it
+    from the environment, where the settings are passed on; the dispatcher and the escalation
+    loop stay in this process, so they run once whatever the number of workers.
+    """
     import uvicorn
 
     from bankcrm.web import create_app
 
     engine = open_engine(settings)
-    app = create_app(settings, engine=engine)
     console.print(f"bankcrm web app on http://{host}:{port}/  (API: /api/v1, OpenAPI: /docs)", highlight=False)
     stop, threads = start_background(settings, engine) if background else (threading.Event(), [])
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "proxy_headers": False}
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+        if workers > 1:
+            os.environ["BANKCRM_HOME"] = str(settings.home)
+            if settings.database_url:
+                os.environ["BANKCRM_DATABASE_URL"] = settings.database_url
+            uvicorn.run(
+                "bankcrm.web:app_from_environment", factory=True, workers=workers, server_header=False, **options
+            )
+        else:
+            uvicorn.run(create_app(settings, engine=engine), server_header=False, **options)
     finally:
         stop.set()
         for thread in threads:
@@ -88,11 +102,14 @@ def serve(
             help="also run the outbox dispatcher and the escalation loop in this process",
         ),
     ] = True,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="app processes; one per core uses every core")
+    ] = 1,
     home: HomeOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Serve the web app and the JSON API (OpenAPI at /docs), with the message dispatcher in the background."""
-    run_web(build_settings(ctx, home, database_url), host, port, background=background)
+    run_web(build_settings(ctx, home, database_url), host, port, background=background, workers=workers)
 
 
 def register(app: typer.Typer) -> None:

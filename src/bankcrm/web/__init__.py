@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bankcrm.web.app import create_app
 
-__all__ = ["create_app"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["app_from_environment", "create_app"]
+
+
+def app_from_environment() -> FastAPI:
+    """The app over the settings the environment gives (BANKCRM_HOME, BANKCRM_DATABASE_URL, …).
+
+    The factory ``uvicorn --factory bankcrm.web:app_from_environment`` and ``bankcrm serve
+    --workers N`` start once in each worker process.
+    """
+    from bankcrm.config import Settings
+
+    return create_app(Settings())
