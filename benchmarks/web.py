@@ -70,14 +70,6 @@ FILTERS: tuple[dict[str, str], ...] = (
 )
 
 
-def app_factory() -> Any:
-    """The app for ``uvicorn --factory`` (one per worker), over BANKCRM_HOME / BANKCRM_DATABASE_URL."""
-    from bankcrm.config import Settings
-    from bankcrm.web import create_app
-
-    return create_app(Settings())
-
-
 # ---- building the bank --------------------------------------------------------------------------
 
 
@@ -239,9 +231,7 @@ def start_server(env: dict[str, str], port: int, workers: int, log: Path) -> sub
         "-m",
         "uvicorn",
         "--factory",
-        "--app-dir",
-        str(Path(__file__).resolve().parent),
-        "web:app_factory",
+        "bankcrm.web:app_from_environment",
         "--host",
         "127.0.0.1",
         "--port",
