@@ -32,8 +32,28 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditPending(Base):
+    """An event recorded but not yet chained: written in the caller's transaction, without a lock.
+
+    The sealer (``service.seal``) moves committed rows into ``audit_events`` in id order under
+    the chain-head lock, giving each its sequence number and hashes, and deletes them here.
+    """
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    details_json: Mapped[str] = mapped_column(Text)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+
+
 class AuditChainHead(Base):
-    """The single row every writer locks: last sequence and hash, and the anchor left by purges.
+    """The single row the sealer locks: last sequence and hash, and the anchor left by purges.
 
     Comparing it with the last event reveals a deleted tail; the anchor (sequence and hash of
     the last purged row) lets verification start mid-chain after old rows were purged.

@@ -1,6 +1,6 @@
 """Imports every table so that Alembic and the tests see the whole schema."""
 
-from bankcrm.audit.models import AuditChainHead, AuditEvent
+from bankcrm.audit.models import AuditChainHead, AuditEvent, AuditPending
 from bankcrm.customers.models import ConsentEvent, ContactVersion, Customer, CustomerAssignment, Interaction
 from bankcrm.db.base import Base
 from bankcrm.holdings.models import AccountPosition, CustomerMonthAum
@@ -20,6 +20,7 @@ __all__ = [
     "AppState",
     "AuditChainHead",
     "AuditEvent",
+    "AuditPending",
     "Base",
     "Branch",
     "ConsentEvent",
