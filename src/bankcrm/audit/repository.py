@@ -1,4 +1,4 @@
-"""All queries on the audit log. Writers serialise on the chain-head row."""
+"""All queries on the audit log. Recording takes no lock; sealers serialise on the chain-head row."""
 
 from __future__ import annotations
 
@@ -6,56 +6,92 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bankcrm.audit.models import AuditChainHead, AuditEvent
+from bankcrm.audit.models import AuditChainHead, AuditEvent, AuditPending
 
 HEAD_ID = 1
+HEAD: Table = AuditChainHead.__table__  # type: ignore[assignment]
+EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+PENDING: Table = AuditPending.__table__  # type: ignore[assignment]
 
 
 class ChainHeadMissing(Exception):
     """The chain-head row is gone: the log cannot be appended to or verified."""
 
 
-def claim_next_seq(session: Session) -> tuple[int, str]:
-    """Lock the chain head, take the next sequence number and return it with the previous hash.
+def insert_pending(session: Session, values: dict[str, Any]) -> int:
+    """One recorded event, not yet chained; returns its pending id. Takes no lock."""
+    result = session.execute(insert(PENDING).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
-    The UPDATE comes first on purpose: it takes PostgreSQL's row lock (held to commit, so
-    writers queue up in order) and SQLite's write lock (a deferred transaction that only read
-    so far could otherwise fail to upgrade), so two writers can never read the same head.
+
+def lock_head_for_sealing(conn: Connection) -> Row[Any, Any] | None:
+    """Lock the chain head for a sealer: its ``last_seq`` and ``last_hash``, or None when another holds it.
+
+    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so a sealer that finds the head taken
+    returns at once instead of queueing behind the one at work. SQLite has no row locks: a no-op
+    UPDATE takes the database write lock (waiting for the busy timeout), as every writer does.
     """
-    row = session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID)
-        .values(last_seq=AuditChainHead.last_seq + 1)
-        .returning(AuditChainHead.last_seq, AuditChainHead.last_hash)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(
+            select(HEAD.c.last_seq, HEAD.c.last_hash).where(HEAD.c.id == HEAD_ID).with_for_update(skip_locked=True)
+        ).one_or_none()
+        if row is None and conn.execute(select(HEAD.c.id).where(HEAD.c.id == HEAD_ID)).first() is not None:
+            return None
+    else:
+        row = conn.execute(
+            update(HEAD)
+            .where(HEAD.c.id == HEAD_ID)
+            .values(last_seq=HEAD.c.last_seq)
+            .returning(HEAD.c.last_seq, HEAD.c.last_hash)
+        ).one_or_none()
     if row is None:
         raise ChainHeadMissing("the audit chain head row is missing")
-    return int(row[0]), str(row[1])
+    return row
 
 
-def insert_event(session: Session, values: dict[str, Any]) -> None:
-    session.execute(insert(AuditEvent).values(**values))
+def pending_batch(conn: Connection, limit: int) -> Sequence[Row[Any]]:
+    """The oldest committed pending events, in id order."""
+    return conn.execute(select(PENDING).order_by(PENDING.c.id).limit(limit)).all()
 
 
-def set_head_hash(session: Session, seq: int, digest: str, now: datetime) -> None:
-    session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID, AuditChainHead.last_seq == seq)
-        .values(last_hash=digest, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+def has_pending(conn: Connection) -> bool:
+    return conn.execute(select(PENDING.c.id).limit(1)).first() is not None
+
+
+def count_pending(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(PENDING)) or 0)
+
+
+def delete_pending(conn: Connection, ids: Sequence[int]) -> None:
+    conn.execute(delete(PENDING).where(PENDING.c.id.in_(ids)))
+
+
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(EVENTS), list(rows))
+
+
+def advance_head(conn: Connection, seq: int, digest: str, now: datetime) -> None:
+    """Move the (locked) chain head to the last event appended."""
+    conn.execute(update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_seq=seq, last_hash=digest, updated_at=now))
 
 
 def get_head(session: Session) -> AuditChainHead | None:
-    return session.execute(select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)).scalar_one_or_none()
+    # populate_existing: the head moves under Core statements (sealing) the identity map does not see
+    return session.execute(
+        select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def lock_head(session: Session) -> AuditChainHead:
-    """The chain head, locked for the rest of the transaction (a no-op UPDATE takes the lock on both backends)."""
+    """The chain head, locked for the rest of the transaction, waiting for a sealer at work.
+
+    A no-op UPDATE takes the lock on both backends. Used by purge, which then seals what is
+    pending and appends its own event in the same transaction.
+    """
     session.execute(
         update(AuditChainHead)
         .where(AuditChainHead.id == HEAD_ID)

@@ -1,24 +1,32 @@
-"""Writing, verifying and purging the hash-chained audit log.
+"""Writing, sealing, verifying and purging the hash-chained audit log.
 
 Each event stores ``prev_hash`` and ``hash = SHA-256(prev_hash || canonical JSON of its content)``.
-Writers serialise on the chain-head row (see ``repository.claim_next_seq``), so the chain stays
-linear however many processes write. Services record events and never commit; the event is
-part of the caller's transaction, so an action that rolls back leaves no audit row and an
-audit row never exists without its action.
 
-Record events as late as possible in a transaction: the chain-head lock is held until commit.
+Writing happens in two steps, so requests never wait on each other to audit:
+
+1. ``record`` inserts the event into ``audit_pending`` in the caller's transaction, taking no
+   lock. Services record events and never commit: an action that rolls back leaves no event,
+   and an event never exists without its action.
+2. ``seal`` moves committed pending rows into ``audit_events`` in id order under the chain-head
+   lock, assigning sequence numbers and hashes, so the chain stays linear however many
+   processes write. Sessions made by ``db.engine.session_factory`` seal right after every
+   commit that recorded an event (``install_seal_hook``), so an event is in ``audit_events``
+   by the time the request or command that wrote it returns, or, when a concurrent sealer
+   held the chain head at that moment, as soon as that sealer commits its next round.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from bankcrm.audit import repository as repo
 from bankcrm.audit.models import GENESIS_HASH, AuditEvent
@@ -29,6 +37,15 @@ from bankcrm.security.permissions import Permission, Principal, require
 
 # SPEC section 9: kept at least 6 months; a purge of anything younger is refused
 MIN_RETENTION = timedelta(days=183)
+
+# pending rows chained per sealing transaction
+SEAL_BATCH = 1000
+
+# session.info keys: the transaction recorded an event / it committed, so a seal is due
+_RECORDED = "bankcrm.audit.recorded"
+_SEAL_DUE = "bankcrm.audit.seal_due"
+
+logger = logging.getLogger(__name__)
 
 
 class AuditAction:
@@ -139,28 +156,147 @@ def record(
     details: Mapping[str, Any] | None = None,
     clock: Clock = system_clock,
 ) -> int:
-    """Append one event to the chain (in the caller's transaction); returns its sequence number."""
-    seq, prev_hash = repo.claim_next_seq(session)
-    # stored as UTC on both backends; hashing the UTC form keeps the hash stable across the round trip
-    occurred_at = clock().astimezone(UTC)
-    details_json = canonical_json(dict(details or {}))
-    values = _content(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor.name[:64],
-        actor_user_id=actor.user_id,
-        action=action,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id)[:64],
-        details_json=details_json,
-        client_address=actor.client_address,
-    )
-    digest = chain_hash(prev_hash, values)
-    row = dict(values, occurred_at=occurred_at, details_json=details_json, prev_hash=prev_hash, hash=digest)
-    del row["details"]
-    repo.insert_event(session, row)
-    repo.set_head_hash(session, seq, digest, utcnow())
-    return seq
+    """Record one event in the caller's transaction (no lock); returns its pending id.
+
+    The event commits or rolls back with the caller's action; it joins the chain (gets its
+    sequence number and hash) when it is sealed after the commit.
+    """
+    values = {
+        # stored as UTC on both backends; hashing the UTC form keeps the hash stable across the round trip
+        "occurred_at": clock().astimezone(UTC),
+        "actor": actor.name[:64],
+        "actor_user_id": actor.user_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id)[:64],
+        "details_json": canonical_json(dict(details or {})),
+        "client_address": actor.client_address,
+    }
+    pending_id = repo.insert_pending(session, values)
+    session.info[_RECORDED] = True
+    return pending_id
+
+
+def _append_locked(conn: Connection, last_seq: int, last_hash: str, events: Sequence[Any]) -> tuple[int, str]:
+    """Chain ``events`` (rows or mappings with the content columns) after the locked head; returns the new head."""
+    seq, prev_hash = last_seq, last_hash
+    rows: list[dict[str, Any]] = []
+    for e in events:
+        seq += 1
+        content = _content(
+            seq=seq,
+            occurred_at=e.occurred_at,
+            actor=e.actor,
+            actor_user_id=e.actor_user_id,
+            action=e.action,
+            target_type=e.target_type,
+            target_id=e.target_id,
+            details_json=e.details_json,
+            client_address=e.client_address,
+        )
+        digest = chain_hash(prev_hash, content)
+        row = dict(content, occurred_at=e.occurred_at, details_json=e.details_json, prev_hash=prev_hash, hash=digest)
+        del row["details"]
+        rows.append(row)
+        prev_hash = digest
+    if rows:
+        repo.insert_events(conn, rows)
+        repo.advance_head(conn, seq, prev_hash, utcnow())
+    return seq, prev_hash
+
+
+def _seal_pending_locked(conn: Connection, last_seq: int, last_hash: str, *, limit: int) -> tuple[int, int, str]:
+    """Chain up to ``limit`` pending rows after the locked head and delete them; returns (count, seq, hash)."""
+    pending = repo.pending_batch(conn, limit)
+    if not pending:
+        return 0, last_seq, last_hash
+    seq, digest = _append_locked(conn, last_seq, last_hash, pending)
+    repo.delete_pending(conn, [row.id for row in pending])
+    return len(pending), seq, digest
+
+
+def seal(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH) -> int:
+    """Move committed pending events into the chain, in id order; returns how many were sealed.
+
+    Each batch is one transaction: lock the chain head, chain up to ``batch_size`` pending rows
+    after it (next sequence numbers, ``prev_hash`` and ``hash`` as in ``chain_hash``), insert
+    them into ``audit_events``, delete them from ``audit_pending``, move the head, commit. On
+    PostgreSQL the head is taken with SKIP LOCKED: a sealer that finds another at work returns
+    at once instead of waiting for it. A ``Connection`` must not be in a transaction (each batch
+    commits).
+
+    Why no committed event is left behind: after each commit the sealer looks again for pending
+    rows and, if there are any, goes round again; it stops only when it finds none after its
+    commit, or when the head is taken by another sealer. Take an event committed at time t whose
+    writer then calls ``seal``. Either the writer gets the lock, and its batch (read after the
+    lock, so after t) contains the event unless an earlier sealer already chained it; or another
+    sealer holds the lock at that moment. That sealer commits later than t, so its look after
+    the commit sees the event (or its absence, once chained) and it goes round again, unless yet
+    another sealer took the lock in between, which then read its batch after t, and so on. The
+    last holder of the lock always ends with a look, after t, that finds nothing pending.
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return _seal_on(conn, batch_size)
+    return _seal_on(bind, batch_size)
+
+
+def _seal_on(conn: Connection, batch_size: int) -> int:
+    if conn.in_transaction():
+        raise ValueError("seal needs a connection outside a transaction: it commits each batch")
+    total = 0
+    while True:
+        with conn.begin():
+            head = repo.lock_head_for_sealing(conn)
+            if head is None:  # another sealer holds the head; it looks again after its commit
+                return total
+            sealed, _, _ = _seal_pending_locked(conn, int(head.last_seq), str(head.last_hash), limit=batch_size)
+        total += sealed
+        if sealed < batch_size:
+            with conn.begin():
+                more = repo.has_pending(conn)
+            if not more:
+                return total
+
+
+def install_seal_hook(factory: sessionmaker[Session]) -> None:
+    """Seal right after every commit of ``factory``'s sessions that recorded an audit event."""
+    event.listen(factory, "after_commit", _note_commit)
+    event.listen(factory, "after_transaction_end", _seal_after_commit)
+
+
+def _note_commit(session: Session) -> None:
+    # a savepoint's release fires after_commit too; only the outermost commit makes rows visible
+    if session.info.get(_RECORDED) and not session.in_nested_transaction():
+        session.info[_SEAL_DUE] = True
+
+
+def _seal_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    """After the outermost transaction ended (its connection is back in the pool), seal if it committed events.
+
+    Runs on a fresh connection of the session's engine. A failure is logged and never reaches
+    the caller, whose action is already committed: the events stay pending and the next seal
+    (any later commit that records one, or ``bankcrm audit verify``) chains them.
+    """
+    if transaction.parent is not None:
+        return
+    session.info.pop(_RECORDED, None)
+    if not session.info.pop(_SEAL_DUE, False):
+        return
+    bind = session.get_bind()
+    if isinstance(bind, Connection):
+        if bind.in_transaction():  # an outer transaction the session joined: not visible to others yet
+            return
+        bind = bind.engine
+    try:
+        seal(bind)
+    except Exception as exc:
+        # the driver's message only: a statement's parameters would carry event details into the log
+        logger.warning(
+            "sealing the audit log after a commit failed (the events stay pending until the next seal): %s: %s",
+            type(exc).__name__,
+            getattr(exc, "orig", None) or exc,
+        )
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -236,35 +372,43 @@ class VerifyResult:
     reason: str | None = None
     last_seq: int = 0
     last_hash: str = GENESIS_HASH
+    pending: int = 0  # events recorded but not yet sealed into the chain, so not checked
 
 
 def verify(session: Session) -> VerifyResult:
-    """Walk the chain from the purge anchor to the head and report the first broken link.
+    """Walk the sealed chain from the purge anchor to the head and report the first broken link.
 
     An edited row fails its own hash; a deleted row leaves a gap at its sequence number; a
-    deleted tail leaves the last row short of the chain head. Rows written after the head was
-    read are left for the next verification.
+    deleted tail leaves the last row short of the chain head. Rows sealed after the head was
+    read are left for the next verification. It only reads: events still pending are counted
+    (``pending``), not checked; ``bankcrm audit verify`` seals them first.
     """
+    pending = repo.count_pending(session)
     head = repo.get_head(session)
     if head is None:
-        return VerifyResult(False, 0, 0, "the chain head row is missing")
+        return VerifyResult(False, 0, 0, "the chain head row is missing", pending=pending)
     expected_seq, prev_hash = head.anchor_seq + 1, head.anchor_hash
     last_purge: dict[str, Any] | None = None
     checked = 0
     for row in repo.iter_events(session, upto=head.last_seq):
         if row.seq < expected_seq:
             return VerifyResult(
-                False, checked, row.seq, f"row {row.seq} lies before the purge anchor {head.anchor_seq}"
+                False,
+                checked,
+                row.seq,
+                f"row {row.seq} lies before the purge anchor {head.anchor_seq}",
+                pending=pending,
             )
         if row.seq > expected_seq:
             gap = f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}–{row.seq - 1}"
-            return VerifyResult(False, checked, expected_seq, f"row {gap} missing: sequence jumps to {row.seq}")
+            reason = f"row {gap} missing: sequence jumps to {row.seq}"
+            return VerifyResult(False, checked, expected_seq, reason, pending=pending)
         if row.prev_hash != prev_hash:
-            return VerifyResult(
-                False, checked, row.seq, f"prev_hash of row {row.seq} does not match the hash of row {row.seq - 1}"
-            )
+            reason = f"prev_hash of row {row.seq} does not match the hash of row {row.seq - 1}"
+            return VerifyResult(False, checked, row.seq, reason, pending=pending)
         if row_hash(row) != row.hash:
-            return VerifyResult(False, checked, row.seq, f"row {row.seq} does not match its hash (edited)")
+            reason = f"row {row.seq} does not match its hash (edited)"
+            return VerifyResult(False, checked, row.seq, reason, pending=pending)
         if row.action == AuditAction.AUDIT_PURGE:
             last_purge = json.loads(row.details_json)
         prev_hash = row.hash
@@ -277,9 +421,11 @@ def verify(session: Session) -> VerifyResult:
             checked,
             last_seq + 1,
             f"rows {last_seq + 1}–{head.last_seq} missing at the end (the chain head says {head.last_seq})",
+            pending=pending,
         )
     if prev_hash != head.last_hash:
-        return VerifyResult(False, checked, last_seq, f"hash of row {last_seq} differs from the chain head")
+        reason = f"hash of row {last_seq} differs from the chain head"
+        return VerifyResult(False, checked, last_seq, reason, pending=pending)
     if head.anchor_seq > 0 and (
         last_purge is None
         or last_purge.get("through_seq") != head.anchor_seq
@@ -290,8 +436,23 @@ def verify(session: Session) -> VerifyResult:
             checked,
             head.anchor_seq + 1,
             "the purge anchor is not the one recorded by the last audit.purge event",
+            pending=pending,
         )
-    return VerifyResult(True, checked, last_seq=last_seq, last_hash=prev_hash)
+    return VerifyResult(True, checked, last_seq=last_seq, last_hash=prev_hash, pending=pending)
+
+
+@dataclass(frozen=True)
+class PendingContent:
+    """An event's content before it is chained (the columns of ``audit_pending`` but the id)."""
+
+    occurred_at: datetime
+    actor: str
+    actor_user_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    details_json: str
+    client_address: str | None
 
 
 @dataclass(frozen=True)
@@ -304,7 +465,9 @@ class PurgeResult:
 def purge(session: Session, *, older_than: timedelta, actor: Actor, clock: Clock = system_clock) -> PurgeResult:
     """Delete events older than ``older_than`` (never less than 6 months) and leave a verifiable anchor.
 
-    The chain is verified first: purging a broken chain would destroy the evidence.
+    Holds the chain-head lock for the whole transaction: pending events are sealed first and the
+    chain verified (purging a broken chain would destroy the evidence); the ``audit.purge`` event
+    is chained directly, so the moved anchor and the event recording it commit together.
     """
     if older_than < MIN_RETENTION:
         raise AuditError(
@@ -313,7 +476,15 @@ def purge(session: Session, *, older_than: timedelta, actor: Actor, clock: Clock
         )
     now = clock()
     cutoff = now - older_than
-    repo.lock_head(session)
+    head = repo.lock_head(session)
+    # sealers skip the head while this transaction holds it: seal again after the commit
+    session.info[_RECORDED] = True
+    conn = session.connection()
+    last_seq, last_hash = head.last_seq, head.last_hash
+    while True:
+        sealed, last_seq, last_hash = _seal_pending_locked(conn, last_seq, last_hash, limit=SEAL_BATCH)
+        if sealed < SEAL_BATCH:
+            break
     check = verify(session)
     if not check.ok:
         raise AuditError(f"refused: the chain is broken at row {check.broken_seq} ({check.reason}); investigate first")
@@ -333,7 +504,17 @@ def purge(session: Session, *, older_than: timedelta, actor: Actor, clock: Clock
         "older_than_days": older_than.days,
         "cutoff": cutoff.isoformat(),
     }
-    record(session, actor, AuditAction.AUDIT_PURGE, details=details, clock=clock)
+    purge_event = PendingContent(
+        occurred_at=now.astimezone(UTC),
+        actor=actor.name[:64],
+        actor_user_id=actor.user_id,
+        action=AuditAction.AUDIT_PURGE,
+        target_type=None,
+        target_id=None,
+        details_json=canonical_json(details),
+        client_address=actor.client_address,
+    )
+    _append_locked(conn, head.last_seq, head.last_hash, [purge_event])
     return PurgeResult(deleted, through, cutoff)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bankcrm.audit.service import install_seal_hook
 from bankcrm.config import Settings
 
 
@@ -34,7 +35,10 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that seal the audit events they recorded right after their commit (``audit.service.seal``)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    install_seal_hook(factory)
+    return factory
 
 
 @contextmanager

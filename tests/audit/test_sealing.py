@@ -1,0 +1,231 @@
+"""Recording without a lock, sealing after commit: writers never wait on each other, no event is lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from bankcrm.audit import service
+from bankcrm.audit.models import AuditEvent, AuditPending
+from bankcrm.audit.service import Actor
+from bankcrm.db.engine import session_factory, session_scope
+
+BOB = Actor.user(8, "bob", "10.1.2.4")
+
+
+def _counts(engine: Engine) -> tuple[int, int]:
+    """(sealed events, pending events), read on a connection of their own."""
+    with engine.connect() as conn:
+        sealed = conn.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+        pending = conn.execute(select(func.count()).select_from(AuditPending)).scalar_one()
+    return int(sealed), int(pending)
+
+
+def _view(session: Session, customer_id: str, actor: Actor = BOB) -> int:
+    return service.record(session, actor, "customer.view", target_type="customer", target_id=customer_id)
+
+
+def test_events_are_pending_until_commit_and_sealed_right_after(any_engine: Engine) -> None:
+    with session_scope(session_factory(any_engine)) as s:
+        _view(s, "C1")
+        _view(s, "C2")
+        # in the writer's own transaction the events wait in audit_pending; nothing is chained yet
+        assert s.scalar(select(func.count()).select_from(AuditPending)) == 2
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
+    # the commit sealed them: in the chain, in the order recorded, nothing left pending
+    assert _counts(any_engine) == (2, 0)
+    with session_scope(session_factory(any_engine)) as s:
+        events = service.search(s, action="customer.view")
+        assert [(e.seq, e.target_id) for e in events] == [(2, "C2"), (1, "C1")]
+        result = service.verify(s)
+    assert result.ok and result.rows_checked == 2 and result.pending == 0
+
+
+def test_a_rolled_back_action_leaves_no_pending_row_and_no_event(any_engine: Engine) -> None:
+    with pytest.raises(RuntimeError), session_scope(session_factory(any_engine)) as s:
+        _view(s, "C1")
+        raise RuntimeError("the action failed")
+    assert _counts(any_engine) == (0, 0)
+    # a savepoint rolled back takes its event with it; the outer transaction's event stays
+    with session_scope(session_factory(any_engine)) as s:
+        _view(s, "C1")
+        nested = s.begin_nested()
+        _view(s, "C2")
+        nested.rollback()
+    with session_scope(session_factory(any_engine)) as s:
+        assert [e.target_id for e in service.search(s)] == ["C1"]
+        assert service.verify(s).ok
+
+
+def test_verify_counts_pending_events_and_seal_chains_them(any_engine: Engine) -> None:
+    # a session made without session_factory has no seal hook: its events stay pending
+    with Session(any_engine) as s:
+        _view(s, "C1")
+        _view(s, "C2")
+        s.commit()
+    assert _counts(any_engine) == (0, 2)
+    with session_scope(session_factory(any_engine)) as s:
+        result = service.verify(s)
+    assert result.ok and result.rows_checked == 0 and result.pending == 2
+    assert service.seal(any_engine) == 2
+    assert service.seal(any_engine) == 0
+    with session_scope(session_factory(any_engine)) as s:
+        result = service.verify(s)
+    assert result.ok and result.rows_checked == 2 and result.pending == 0
+
+
+def test_seal_works_in_batches(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        for i in range(7):
+            _view(s, f"C{i}")
+        s.commit()
+    with any_engine.connect() as conn:
+        assert service.seal(conn, batch_size=3) == 7
+    with session_scope(session_factory(any_engine)) as s:
+        result = service.verify(s)
+        assert [e.target_id for e in service.search(s, limit=3)] == ["C6", "C5", "C4"]
+    assert result.ok and result.rows_checked == 7 and result.pending == 0
+
+
+def test_a_failed_seal_never_fails_the_request(
+    any_engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_seal = service.seal
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service, "seal", broken)
+    with (
+        caplog.at_level(logging.WARNING, logger="bankcrm.audit.service"),
+        session_scope(session_factory(any_engine)) as s,
+    ):
+        _view(s, "C1")
+    assert "sealing the audit log after a commit failed" in caplog.text and "disk full" in caplog.text
+    assert _counts(any_engine) == (0, 1)  # the action and its event committed; the event waits
+    monkeypatch.setattr(service, "seal", real_seal)
+    with session_scope(session_factory(any_engine)) as s:
+        _view(s, "C2")
+    assert _counts(any_engine) == (2, 0)  # the next seal caught up, in the order recorded
+    with session_scope(session_factory(any_engine)) as s:
+        assert [e.target_id for e in service.search(s)] == ["C2", "C1"]
+        assert service.verify(s).ok
+
+
+def test_edited_and_deleted_sealed_rows_are_caught_with_events_pending(any_engine: Engine) -> None:
+    factory = session_factory(any_engine)
+    for i in range(4):
+        with session_scope(factory) as s:
+            _view(s, f"C{i}")
+    with Session(any_engine) as s:  # one more, left pending
+        _view(s, "C9")
+        s.commit()
+    with any_engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET target_id = 'C7' WHERE seq = 2"))
+    with session_scope(factory) as s:
+        edited = service.verify(s)
+    assert not edited.ok and edited.broken_seq == 2 and "edited" in (edited.reason or "") and edited.pending == 1
+    with any_engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
+    service.seal(any_engine)  # sealing more does not hide the gap
+    with session_scope(factory) as s:
+        deleted = service.verify(s)
+    assert not deleted.ok and deleted.broken_seq == 2 and "missing" in (deleted.reason or "")
+
+
+def test_purge_seals_what_is_pending_and_chains_its_own_event(any_engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    old = datetime(2025, 1, 1, tzinfo=UTC)
+    with Session(any_engine) as s:
+        for i in range(3):
+            service.record(s, BOB, "customer.view", target_id=f"C{i}", clock=lambda: old)
+        s.commit()
+    with session_scope(session_factory(any_engine)) as s:
+        result = service.purge(
+            s, older_than=timedelta(days=200), actor=Actor.cli(), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC)
+        )
+    assert result.rows_deleted == 3 and result.through_seq == 3
+    assert _counts(any_engine) == (1, 0)
+    with session_scope(session_factory(any_engine)) as s:
+        check = service.verify(s)
+        assert [e.seq for e in service.search(s, action="audit.purge")] == [4]
+    assert check.ok and check.rows_checked == 1
+
+
+def _require_postgres(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks and SKIP LOCKED are PostgreSQL's; SQLite serialises every writer")
+
+
+def test_an_open_transaction_with_a_recorded_event_does_not_block_another_writer(any_engine: Engine) -> None:
+    """With the old design the second writer queued on the chain-head row until the first committed."""
+    _require_postgres(any_engine)
+    factory = session_factory(any_engine)
+    first = factory()
+    try:
+        _view(first, "C1", Actor.user(1, "first"))  # recorded, not committed: the transaction stays open
+        start = time.monotonic()
+        with session_scope(factory) as second:
+            second.execute(text("SET LOCAL lock_timeout = '3s'"))  # fail instead of hanging on the old design
+            _view(second, "C2", Actor.user(2, "second"))
+        assert time.monotonic() - start < 3
+        # the second writer's event is sealed although a transaction with an earlier pending id is open
+        with session_scope(factory) as s:
+            assert [(e.seq, e.actor) for e in service.search(s)] == [(1, "second")]
+        first.commit()
+    finally:
+        first.close()
+    assert _counts(any_engine) == (2, 0)
+    with session_scope(factory) as s:
+        assert [e.actor for e in service.search(s)] == ["first", "second"]
+        assert service.verify(s).ok
+
+
+def test_a_writer_does_not_wait_for_a_sealer_at_work(any_engine: Engine) -> None:
+    """SKIP LOCKED: when the chain head is held, a writer's commit returns at once and leaves the sealing."""
+    _require_postgres(any_engine)
+    factory = session_factory(any_engine)
+    with any_engine.connect() as holder:
+        holder.execute(text("SELECT last_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+        start = time.monotonic()
+        with session_scope(factory) as s:
+            _view(s, "C1")
+        assert time.monotonic() - start < 3
+        assert _counts(any_engine) == (0, 1)
+        holder.rollback()
+    assert service.seal(any_engine) == 1
+    assert _counts(any_engine) == (1, 0)
+
+
+def test_many_threads_recording_leave_nothing_pending_and_a_valid_chain(any_engine: Engine) -> None:
+    """No explicit seal: the after-commit seals of the writers themselves leave nothing behind."""
+    factory = session_factory(any_engine)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(20):
+                with session_scope(factory) as s:
+                    _view(s, f"C{n}-{i}", Actor.user(n, f"writer{n}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _counts(any_engine) == (80, 0)
+    with session_scope(factory) as s:
+        result = service.verify(s)
+        per_writer = {n: [e.target_id for e in reversed(service.search(s, actor=f"writer{n}"))] for n in range(4)}
+    assert result.ok and result.rows_checked == 80
+    # each writer's events are chained in the order it committed them
+    assert per_writer == {n: [f"C{n}-{i}" for i in range(20)] for n in range(4)}
