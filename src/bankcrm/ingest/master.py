@@ -78,19 +78,24 @@ def apply(
     now = repository.now()
     written = 0
     pending_branches: list[dict[str, Any]] = []
+    columnar: _CustomerWriter | _AccountWriter | None = None
+    if spec.name == "customers":
+        columnar = _CustomerWriter(conn, cipher, now)
+    elif spec.name == "accounts":
+        columnar = _AccountWriter(conn, cipher, now)
     for batch in reader:
+        written += batch.num_rows
+        if columnar is not None:
+            # whole columns at a time: one Python list per column, rows only as the tuples handed to the driver
+            columnar.write({name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)})
+            continue
         rows = batch.to_pylist()
-        written += len(rows)
         if spec.name == "branches":
             pending_branches += [_branch(r, now) for r in rows]
         elif spec.name == "staff":
             _apply_staff(conn, rows, now)
-        elif spec.name == "customers":
-            _apply_customers(conn, rows, cipher, now)
         elif spec.name == "products":
             repository.upsert(conn, "products", [_product(r, now) for r in rows])
-        elif spec.name == "accounts":
-            repository.upsert(conn, "accounts", [_account(r, cipher, now) for r in rows])
     if pending_branches:
         repository.upsert(conn, "branches", _parents_first(pending_branches))
     con.unregister("db_state")
@@ -144,100 +149,208 @@ def _product(r: dict[str, Any], now: datetime) -> dict[str, Any]:
     return _stamp(row, now)
 
 
-def _account(r: dict[str, Any], cipher: FieldCipher, now: datetime) -> dict[str, Any]:
-    row = {
-        k: r[k]
-        for k in (
-            "account_id",
-            "customer_id",
-            "product_id",
-            "opened_on",
-            "maturity_on",
-            "closed_on",
-            "next_due_on",
-            "amount_due",
-            "days_past_due",
-            "__fp",
+Columns = dict[str, list[Any]]
+
+
+def _split(exists: list[bool], rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows whose key is new (a plain insert) and rows that exist (an upsert)."""
+    if not any(exists):
+        return rows, []
+    if all(exists):
+        return [], rows
+    return [r for r, e in zip(rows, exists, strict=True) if not e], [r for r, e in zip(rows, exists, strict=True) if e]
+
+
+class _AccountWriter:
+    COLUMNS = (
+        "account_id",
+        "customer_id",
+        "product_id",
+        "opened_on",
+        "maturity_on",
+        "closed_on",
+        "next_due_on",
+        "amount_due",
+        "days_past_due",
+        "account_number_enc",
+        "account_number_bidx",
+        "source_fingerprint",
+        "created_at",
+        "updated_at",
+    )
+
+    def __init__(self, conn: Connection, cipher: FieldCipher, now: datetime) -> None:
+        self.cipher = cipher
+        self.writer = repository.RowWriter(conn, repository.MASTER_TABLES["accounts"], self.COLUMNS)
+        self.created_at = self.writer.convert_one("created_at", now)
+
+    def write(self, c: Columns) -> None:
+        w = self.writer
+        number = c["account_number"]
+        n = len(number)
+        stamp = [self.created_at] * n
+        rows = list(
+            zip(
+                c["account_id"],
+                c["customer_id"],
+                c["product_id"],
+                w.convert("opened_on", c["opened_on"]),
+                w.convert("maturity_on", c["maturity_on"]),
+                w.convert("closed_on", c["closed_on"]),
+                w.convert("next_due_on", c["next_due_on"]),
+                w.convert("amount_due", c["amount_due"]),
+                c["days_past_due"],
+                self.cipher.encrypt_many(number, context="account_number"),
+                self.cipher.blind_index_many(number, field="account_number"),
+                c["__fp"],
+                stamp,
+                stamp,
+                strict=True,
+            )
         )
-    }
-    number = r["account_number"]
-    row["account_number_enc"] = cipher.encrypt(number, context="account_number")
-    row["account_number_bidx"] = cipher.blind_index(number, field="account_number")
-    return _stamp(row, now)
+        new, existing = _split(c["__exists"], rows)
+        w.insert(new)
+        w.upsert(existing)
 
 
-def _apply_customers(conn: Connection, rows: list[dict[str, Any]], cipher: FieldCipher, now: datetime) -> None:
-    customers: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
-    consents: list[dict[str, Any]] = []
-    encrypt, blind = cipher.encrypt, cipher.blind_index
-    for r in rows:
-        cid = r["customer_id"]
-        id_number = r["id_number"].upper()  # a lower-case check character x is the same number
-        phone = r["phone"]
-        consent = r["marketing_consent"] == "Y"
+class _CustomerWriter:
+    COLUMNS = (
+        "customer_id",
+        "customer_type",
+        "name",
+        "gender",
+        "birth_date",
+        "id_number_enc",
+        "id_number_bidx",
+        "phone_enc",
+        "phone_bidx",
+        "address_enc",
+        "email_enc",
+        "city",
+        "occupation",
+        "income_monthly",
+        "onboard_date",
+        "branch_id",
+        "rm_id",
+        "extract_rm_id",
+        "marketing_consent",
+        "risk_level",
+        "risk_assessed_on",
+        "contact_version",
+        "source_fingerprint",
+        "contact_fingerprint",
+        "created_at",
+        "updated_at",
+    )
+    VERSION_COLUMNS = (
+        "customer_id",
+        "version",
+        "phone_enc",
+        "address_enc",
+        "email_enc",
+        "occupation",
+        "income_monthly",
+        "changed_at",
+        "changed_by",
+        "source",
+        "reason",
+    )
+    CONSENT_COLUMNS = ("customer_id", "consent", "channel", "recorded_at", "recorded_by", "note")
+
+    def __init__(self, conn: Connection, cipher: FieldCipher, now: datetime) -> None:
+        self.cipher = cipher
+        self.customers = repository.RowWriter(conn, repository.MASTER_TABLES["customers"], self.COLUMNS)
+        self.versions = repository.RowWriter(conn, repository.CONTACT_VERSIONS, self.VERSION_COLUMNS)
+        self.consents = repository.RowWriter(conn, repository.CONSENT_EVENTS, self.CONSENT_COLUMNS)
+        self.now = self.customers.convert_one("created_at", now)
+        self.changed_at = self.versions.convert_one("changed_at", now)
+        self.recorded_at = self.consents.convert_one("recorded_at", now)
+        self.consent_values = {v: self.consents.convert_one("consent", v) for v in (True, False)}
+
+    def write(self, c: Columns) -> None:
+        encrypt, blind = self.cipher.encrypt_many, self.cipher.blind_index_many
+        cids = c["customer_id"]
+        n = len(cids)
+        id_number = [v.upper() for v in c["id_number"]]  # a lower-case check character x is the same number
+        phone = c["phone"]
+        consent = [v == "Y" for v in c["marketing_consent"]]
         phone_enc = encrypt(phone, context="phone")
-        address_enc = encrypt(r["address"], context="address")
-        email_enc = encrypt(r["email"], context="email")
-        version = r["__old_version"] or 0
-        if not r["__exists"] or r["__old_contact_fp"] != r["__contact_fp"]:
-            version += 1
-            versions.append(
-                {
-                    "customer_id": cid,
-                    "version": version,
-                    "phone_enc": phone_enc,
-                    "address_enc": address_enc,
-                    "email_enc": email_enc,
-                    "occupation": r["occupation"],
-                    "income_monthly": r["income_monthly"],
-                    "changed_at": now,
-                    "changed_by": None,
-                    "source": EXTRACT,
-                    "reason": "first load" if version == 1 else "changed in extract",
-                }
+        address_enc = encrypt(c["address"], context="address")
+        email_enc = encrypt(c["email"], context="email")
+        occupation = c["occupation"]
+        income = self.customers.convert("income_monthly", c["income_monthly"])
+        income_v = self.versions.convert("income_monthly", c["income_monthly"])
+        exists, contact_fp, old_contact_fp = c["__exists"], c["__contact_fp"], c["__old_contact_fp"]
+        old_consent, old_version = c["__old_consent"], c["__old_version"]
+        versions: list[tuple[Any, ...]] = []
+        consents: list[tuple[Any, ...]] = []
+        contact_version = []
+        for i in range(n):
+            version = old_version[i] or 0
+            if not exists[i] or old_contact_fp[i] != contact_fp[i]:
+                version += 1
+                versions.append(
+                    (
+                        cids[i],
+                        version,
+                        phone_enc[i],
+                        address_enc[i],
+                        email_enc[i],
+                        occupation[i],
+                        income_v[i],
+                        self.changed_at,
+                        None,
+                        EXTRACT,
+                        "first load" if version == 1 else "changed in extract",
+                    )
+                )
+            contact_version.append(version)
+            if not exists[i] or old_consent[i] != consent[i]:
+                consents.append(
+                    (
+                        cids[i],
+                        self.consent_values[consent[i]],
+                        EXTRACT,
+                        self.recorded_at,
+                        None,
+                        "first seen in extract" if not exists[i] else "changed in extract",
+                    )
+                )
+        w = self.customers
+        stamp = [self.now] * n
+        rows = list(
+            zip(
+                cids,
+                ["personal"] * n,
+                c["name"],
+                c["gender"],
+                w.convert("birth_date", c["birth_date"]),
+                encrypt(id_number, context="id_number"),
+                blind(id_number, field="id_number"),
+                phone_enc,
+                blind(phone, field="phone"),
+                address_enc,
+                email_enc,
+                c["city"],
+                occupation,
+                income,
+                w.convert("onboard_date", c["onboard_date"]),
+                c["branch_id"],
+                c["rm_id"],
+                c["rm_id"],
+                w.convert("marketing_consent", consent),
+                c["risk_level"],
+                w.convert("risk_assessed_on", c["risk_assessed_on"]),
+                contact_version,
+                c["__fp"],
+                contact_fp,
+                stamp,
+                stamp,
+                strict=True,
             )
-        if not r["__exists"] or r["__old_consent"] != consent:
-            consents.append(
-                {
-                    "customer_id": cid,
-                    "consent": consent,
-                    "channel": EXTRACT,
-                    "recorded_at": now,
-                    "recorded_by": None,
-                    "note": "first seen in extract" if not r["__exists"] else "changed in extract",
-                }
-            )
-        customers.append(
-            {
-                "customer_id": cid,
-                "customer_type": "personal",
-                "name": r["name"],
-                "gender": r["gender"],
-                "birth_date": r["birth_date"],
-                "id_number_enc": encrypt(id_number, context="id_number"),
-                "id_number_bidx": blind(id_number, field="id_number"),
-                "phone_enc": phone_enc,
-                "phone_bidx": blind(phone, field="phone"),
-                "address_enc": address_enc,
-                "email_enc": email_enc,
-                "city": r["city"],
-                "occupation": r["occupation"],
-                "income_monthly": r["income_monthly"],
-                "onboard_date": r["onboard_date"],
-                "branch_id": r["branch_id"],
-                "rm_id": r["rm_id"],
-                "extract_rm_id": r["rm_id"],
-                "marketing_consent": consent,
-                "risk_level": r["risk_level"],
-                "risk_assessed_on": r["risk_assessed_on"],
-                "contact_version": version,
-                "source_fingerprint": r["__fp"],
-                "contact_fingerprint": r["__contact_fp"],
-                "created_at": now,
-                "updated_at": now,
-            }
         )
-    repository.upsert(conn, "customers", customers)
-    repository.insert_contact_versions(conn, versions)
-    repository.insert_consent_events(conn, consents)
+        new, existing = _split(exists, rows)
+        w.insert(new)
+        w.upsert(existing)
+        self.versions.insert(versions)
+        self.consents.insert(consents)

@@ -6,10 +6,12 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pyarrow as pa
 from sqlalchemy import Connection, Table, case, func, insert, select, text, update
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +24,7 @@ from bankcrm.staff.models import Branch, Staff, Team
 BATCH_ROWS = 5000
 # one lock id shared by every loader on the same database (CRC32 of a fixed name)
 ADVISORY_LOCK_ID = zlib.crc32(b"bankcrm.ingest")
+_Row = TypeVar("_Row")
 
 
 def _table(model: Any) -> Table:
@@ -80,12 +83,16 @@ def finish_load(conn: Connection, load_id: int, status: str, report: dict[str, A
     )
 
 
+_FETCH_ROWS = 100_000
+
+
 def keys(conn: Connection, table_name: str) -> pa.Table:
-    """Every key of a master table, as a one-column Arrow table ``k``."""
+    """Every key of a master table, as a one-column Arrow table ``k`` (fetched in chunks)."""
     table = MASTER_TABLES[table_name]
     column = table.c[MASTER_KEYS[table_name]]
-    values = conn.execute(select(column)).scalars().all()
-    return pa.table({"k": pa.array(values, type=pa.string())})
+    result = conn.execute(select(column), execution_options={"stream_results": True})
+    chunks = [pa.array([r[0] for r in part], type=pa.string()) for part in result.partitions(_FETCH_ROWS)]
+    return pa.table({"k": pa.chunked_array(chunks, type=pa.string())})
 
 
 def master_state(conn: Connection, table_name: str) -> pa.Table:
@@ -98,10 +105,16 @@ def master_state(conn: Connection, table_name: str) -> pa.Table:
             table.c.marketing_consent.label("consent"),
             table.c.contact_version.label("contact_version"),
         ]
-    rows = conn.execute(select(*cols)).all()
     names = [c.name for c in cols]
     types = {"k": pa.string(), "fp": pa.string(), "contact_fp": pa.string(), "consent": pa.bool_()}
-    return pa.table({n: pa.array([r[i] for r in rows], type=types.get(n, pa.int64())) for i, n in enumerate(names)})
+    schema = pa.schema([(n, types.get(n, pa.int64())) for n in names])
+    result = conn.execute(select(*cols), execution_options={"stream_results": True})
+    # in chunks: a million rows as Python tuples would cost far more than the Arrow columns
+    batches = [
+        pa.record_batch([pa.array([r[i] for r in part], type=f.type) for i, f in enumerate(schema)], schema=schema)
+        for part in result.partitions(_FETCH_ROWS)
+    ]
+    return pa.Table.from_batches(batches, schema=schema)
 
 
 def _insert_for(conn: Connection, table: Table) -> Any:
@@ -110,7 +123,7 @@ def _insert_for(conn: Connection, table: Table) -> Any:
     return sqlite_insert(table)
 
 
-def _chunks(rows: Sequence[dict[str, Any]], size: int = BATCH_ROWS) -> Iterable[Sequence[dict[str, Any]]]:
+def _chunks(rows: Sequence[_Row], size: int = BATCH_ROWS) -> Iterable[Sequence[_Row]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -129,23 +142,119 @@ STAFF_OWNED: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 }
 
 
+def _upsert_statement(conn: Connection, table_name: str, columns: Sequence[str], source: Any = None) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE of ``columns`` (VALUES, or ``source`` rows when given)."""
+    table = MASTER_TABLES[table_name]
+    key = MASTER_KEYS[table_name]
+    stmt = _insert_for(conn, table)
+    if source is not None:
+        stmt = stmt.from_select(list(columns), source)
+    set_: dict[str, Any] = {c: stmt.excluded[c] for c in columns if c not in (key, "created_at")}
+    for marker, owned in STAFF_OWNED.get(table_name, ()):
+        if marker not in set_:
+            continue
+        unchanged = table.c[marker].is_not_distinct_from(stmt.excluded[marker])
+        for column in owned:
+            if column in set_:
+                set_[column] = case((unchanged, table.c[column]), else_=stmt.excluded[column])
+    return stmt.on_conflict_do_update(index_elements=[key], set_=set_)
+
+
 def upsert(conn: Connection, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update by key (``created_at`` kept from the first insert; staff-owned columns see STAFF_OWNED)."""
     if not rows:
         return
-    table = MASTER_TABLES[table_name]
-    key = MASTER_KEYS[table_name]
-    stmt = _insert_for(conn, table)
-    set_: dict[str, Any] = {c: stmt.excluded[c] for c in rows[0] if c not in (key, "created_at")}
-    for marker, columns in STAFF_OWNED.get(table_name, ()):
-        if marker not in set_:
-            continue
-        unchanged = table.c[marker].is_not_distinct_from(stmt.excluded[marker])
-        for column in columns:
-            if column in set_:
-                set_[column] = case((unchanged, table.c[column]), else_=stmt.excluded[column])
-    stmt = stmt.on_conflict_do_update(index_elements=[key], set_=set_)
-    _executemany(conn, table, stmt, rows)
+    stmt = _upsert_statement(conn, table_name, list(rows[0]))
+    _executemany(conn, MASTER_TABLES[table_name], stmt, rows)
+
+
+class RowWriter:
+    """Writes rows given as tuples of DB-API values (see ``convert``) in a fixed column order.
+
+    ``insert`` is for rows whose key is not in the table yet (new master rows, history rows);
+    ``upsert`` for master rows that exist, with the same rules as ``upsert``. SQLite gets
+    executemany of tuples; PostgreSQL gets COPY, into the table itself for inserts and into a
+    temporary table followed by one INSERT … ON CONFLICT for upserts.
+    """
+
+    def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
+        self.conn = conn
+        self.table = table
+        self.columns = list(columns)
+        self.postgres = conn.dialect.name == "postgresql"
+        self._processors = {c: table.c[c].type._cached_bind_processor(conn.dialect) for c in self.columns}
+        self._insert_sql: str | None = None
+        self._upsert_sql: str | None = None
+
+    def convert(self, column: str, values: list[Any]) -> list[Any]:
+        """The column's values as the driver takes them (the type's bind processor, once per distinct value)."""
+        proc = self._processors[column]
+        if proc is None:
+            return values
+        cache: dict[Any, Any] = {None: None}
+        out = []
+        for v in values:
+            try:
+                out.append(cache[v])
+            except KeyError:
+                converted = cache[v] = proc(v)
+                out.append(converted)
+        return out
+
+    def convert_one(self, column: str, value: Any) -> Any:
+        proc = self._processors[column]
+        return value if proc is None or value is None else proc(value)
+
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            self._copy(self.table.name, rows)
+            return
+        if self._insert_sql is None:
+            self._insert_sql = self._positional(insert(self.table))
+        for chunk in _chunks(rows):
+            self.conn.exec_driver_sql(self._insert_sql, list(chunk))
+
+    def upsert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        name = self.table.name
+        if self.postgres:
+            stage = f"ingest_stage_{name}"
+            cols = ", ".join(self._quote(c) for c in self.columns)
+            self.conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
+                f"SELECT {cols} FROM {self._quote(name)} WITH NO DATA"
+            )
+            self.conn.exec_driver_sql(f"TRUNCATE {stage}")
+            self._copy(stage, rows)
+            if self._upsert_sql is None:
+                source: Any = select(*(sql_column(c) for c in self.columns)).select_from(sql_table(stage))
+                stmt = _upsert_statement(self.conn, name, self.columns, source)
+                self._upsert_sql = str(stmt.compile(dialect=self.conn.dialect))
+            self.conn.exec_driver_sql(self._upsert_sql)
+            return
+        if self._upsert_sql is None:
+            self._upsert_sql = self._positional(_upsert_statement(self.conn, name, self.columns))
+        for chunk in _chunks(rows):
+            self.conn.exec_driver_sql(self._upsert_sql, list(chunk))
+
+    def _positional(self, stmt: Any) -> str:
+        compiled = stmt.compile(dialect=self.conn.dialect, column_keys=self.columns)
+        assert compiled.positional and list(compiled.positiontup or ()) == self.columns, compiled.string
+        return str(compiled.string)
+
+    def _quote(self, name: str) -> str:
+        return str(self.conn.dialect.identifier_preparer.quote(name))
+
+    def _copy(self, target: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        cols = ", ".join(self._quote(c) for c in self.columns)
+        dbapi = self.conn.connection.driver_connection
+        assert dbapi is not None
+        with dbapi.cursor() as cur, cur.copy(f"COPY {self._quote(target)} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _executemany(conn: Connection, table: Table, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
