@@ -303,8 +303,15 @@ def read_lake(con: BaseBackend, lake_dir: Path, as_of: date) -> NightlyInputs:
     return NightlyInputs(**tables)
 
 
-def feature_expression(inputs: NightlyInputs, as_of: date, config: NightlyConfig) -> ir.Table:
-    """The SPEC 4.1/4.2/4.4-input feature table of one run, ordered by customer_id."""
+def feature_expression(
+    inputs: NightlyInputs,
+    as_of: date,
+    config: NightlyConfig,
+    *,
+    account_sums: ir.Table | None = None,
+    customer_summary: ir.Table | None = None,
+) -> ir.Table:
+    """The SPEC 4.1/4.2/4.4-input feature table of one run, ordered by customer_id (shared aggregates if given)."""
     features = customer_features(
         inputs.customers,
         inputs.accounts,
@@ -313,6 +320,8 @@ def feature_expression(inputs: NightlyInputs, as_of: date, config: NightlyConfig
         inputs.transactions,
         as_of,
         config,
+        account_sums=account_sums,
+        customer_summary=customer_summary,
     )
     return features.order_by("customer_id")
 

@@ -11,6 +11,7 @@ cast to float64 once per customer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -98,26 +99,63 @@ def _days_inside(intervals: ir.Table, window: DayWindow) -> ir.IntegerValue:
     return ibis.ifelse(end > start, end - start, 0)
 
 
+def window_column(window: DayWindow) -> str:
+    """Name of the per-account column holding Σ balance × days inside ``window`` (e.g. ``bal_days_m29_0``)."""
+
+    def part(offset: int) -> str:
+        return f"m{-offset}" if offset < 0 else str(offset)
+
+    return f"bal_days_{part(window.first)}_{part(window.last)}"
+
+
+def account_balance_sums(balances: ir.Table, accounts: ir.Table, as_of: date, windows: Iterable[DayWindow]) -> ir.Table:
+    """Per account with a balance row on or before as_of: Σ bal(a, d) over the days of each window, exactly.
+
+    One pass over the balance rows serves every window a run needs (features, trigger facts,
+    lifetime value, the 360 view's trend): each row's day range is intersected with each window,
+    Σ_rows balance × (days the row holds inside the window), kept decimal (exact). Column names
+    come from ``window_column``; the same window asked for twice is one column. Accounts without
+    rows are absent (callers fill 0).
+    """
+    intervals = balance_intervals(balances, accounts, as_of)
+    unique = dict.fromkeys(windows)
+    return intervals.group_by("account_id").aggregate(
+        **{window_column(w): (intervals.balance * _days_inside(intervals, w)).sum() for w in unique}
+    )
+
+
+def feature_balance_windows(config: NightlyConfig) -> dict[str, DayWindow]:
+    """The windows of the per-account means the features use: AUM, growth base, revenue, and the as_of day."""
+    windows: dict[str, DayWindow] = {f"avg_{n}d": DayWindow.ending_at_as_of(n) for n in AUM_WINDOWS_DAYS}
+    windows["avg_base"] = DayWindow.ending_at_as_of(GROWTH_BASE_DAYS, lag=config.growth_lag_days)
+    windows["avg_revenue"] = DayWindow.ending_at_as_of(config.activity_window_days)
+    windows["balance_at_as_of"] = DayWindow(0, 0)
+    return windows
+
+
 def account_balance_averages(
-    balances: ir.Table, accounts: ir.Table, as_of: date, config: NightlyConfig | None = None
+    balances: ir.Table,
+    accounts: ir.Table,
+    as_of: date,
+    config: NightlyConfig | None = None,
+    *,
+    account_sums: ir.Table | None = None,
 ) -> ir.Table:
     """Per account: mean daily balance over the AUM, growth-base and revenue windows, and bal at as_of.
 
     mean over [as_of − N + 1, as_of] = Σ_rows balance × (days the row holds inside the window) / N,
     days with no row counting 0. Accounts without rows are absent (callers fill 0).
+    ``account_sums``: the run's shared ``account_balance_sums`` holding at least these windows
+    (computed here from ``balances`` when not given).
     """
     config = config or NightlyConfig()
-    intervals = balance_intervals(balances, accounts, as_of)
-    windows: dict[str, DayWindow] = {f"avg_{n}d": DayWindow.ending_at_as_of(n) for n in AUM_WINDOWS_DAYS}
-    windows["avg_base"] = DayWindow.ending_at_as_of(GROWTH_BASE_DAYS, lag=config.growth_lag_days)
-    windows["avg_revenue"] = DayWindow.ending_at_as_of(config.activity_window_days)
-    windows["balance_at_as_of"] = DayWindow(0, 0)
-    sums = intervals.group_by("account_id").aggregate(
-        **{name: (intervals.balance * _days_inside(intervals, w)).sum() for name, w in windows.items()}
-    )
+    windows = feature_balance_windows(config)
+    sums = account_sums
+    if sums is None:
+        sums = account_balance_sums(balances, accounts, as_of, windows.values())
     return sums.select(
         "account_id",
-        **{name: _to_float(sums[name]) / w.days for name, w in windows.items()},
+        **{name: _to_float(sums[window_column(w)]) / w.days for name, w in windows.items()},
     )
 
 
@@ -127,13 +165,15 @@ def customer_balance_features(
     balances: ir.Table,
     as_of: date,
     config: NightlyConfig | None = None,
+    *,
+    account_sums: ir.Table | None = None,
 ) -> ir.Table:
     """Per customer with accounts: AUM means, aum_growth_6m, liability_balance and the margin revenue.
 
     revenue_margin = Σ over all accounts of (90-day mean balance × margin rate of the category).
     """
     config = config or NightlyConfig()
-    averages = account_balance_averages(balances, accounts, as_of, config)
+    averages = account_balance_averages(balances, accounts, as_of, config, account_sums=account_sums)
     typed = accounts.select("account_id", "customer_id", "product_id").join(
         products.select("product_id", "category"), "product_id", how="inner"
     )
@@ -183,48 +223,81 @@ def _month_key(day: ir.DateValue) -> ir.IntegerValue:
     return day.year() * 100 + day.month()
 
 
-def customer_activity_features(
-    accounts: ir.Table, transactions: ir.Table, as_of: date, config: NightlyConfig | None = None
-) -> ir.Table:
-    """Per customer with transactions on or before as_of: SPEC 4.2 activity, fees and cost drivers.
+def customer_days(accounts: ir.Table, transactions: ir.Table, as_of: date) -> ir.Table:
+    """Per customer and tx_date (on or before as_of): what the run's steps need to know of that day's transactions.
+
+    Counts and exact decimal sums, so any window or month of days sums back to exactly what the
+    transactions give: ``initiated_count`` / ``initiated_volume`` (customer-initiated, Σ|amount|),
+    ``mobile_count`` and ``counter_count`` among those, ``fee_volume`` (Σ|amount| of fees, any
+    channel), ``payroll_count`` (positive payroll, any channel), ``baby_purchase_count``
+    (purchases at merchant group baby). Sums are null on a day without such transactions.
+    """
+    tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
+    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
+    initiated = is_customer_initiated(tx)
+    volume = tx.amount.abs()
+    return tx.group_by(["customer_id", "tx_date"]).aggregate(
+        initiated_count=tx.amount.count(where=initiated),
+        initiated_volume=volume.sum(where=initiated),
+        mobile_count=tx.amount.count(where=initiated & tx.channel.isin(MOBILE_CHANNELS)),
+        counter_count=tx.amount.count(where=initiated & (tx.channel == COUNTER_CHANNEL)),
+        fee_volume=volume.sum(where=tx.category == "fee"),
+        payroll_count=tx.amount.count(where=(tx.category == "payroll") & (tx.amount > 0)),
+        baby_purchase_count=tx.amount.count(where=(tx.category == "purchase") & (tx.merchant_group == "baby")),
+    )
+
+
+def summarise_days(days: ir.Table, aggregates: dict[str, ir.Value]) -> ir.Table:
+    """Per customer: the given aggregates over ``customer_days`` rows (one pass for every step that asks)."""
+    return days.group_by("customer_id").aggregate(**aggregates)
+
+
+def activity_aggregates(days: ir.Table, as_of: date, config: NightlyConfig | None = None) -> dict[str, ir.Value]:
+    """The SPEC 4.2 activity sums over ``customer_days``, as aggregates for ``summarise_days``.
 
     Windows by tx_date (already the Asia/Shanghai calendar date): activity [as_of − 89, as_of];
     growth base [as_of − 271, as_of − 182]; active months [as_of − 181, as_of]. last_tx_date
-    looks at every customer-initiated transaction given, however old.
+    looks at every day given, however old.
     """
     config = config or NightlyConfig()
     activity = DayWindow.ending_at_as_of(config.activity_window_days)
     growth_base = DayWindow.ending_at_as_of(config.activity_window_days, lag=config.growth_lag_days)
     six_months = DayWindow.ending_at_as_of(config.active_months_window_days)
+    offset = day_offset(days.tx_date, as_of)
+    month = _month_key(days.tx_date)
+    in_activity = activity.contains(offset)
+    initiated = days.initiated_count > 0
+    return {
+        "tx_count_90d": days.initiated_count.sum(where=in_activity).fill_null(0),
+        "tx_amount_sum": days.initiated_volume.sum(where=in_activity),
+        "base_amount_sum": days.initiated_volume.sum(where=growth_base.contains(offset)),
+        "mobile_count_90d": days.mobile_count.sum(where=in_activity).fill_null(0),
+        "counter_count_90d": days.counter_count.sum(where=in_activity).fill_null(0),
+        "last_tx_date": days.tx_date.max(where=initiated),
+        "active_months_6m": month.nunique(where=initiated & six_months.contains(offset)),
+        "payroll_months_3m": month.nunique(where=(days.payroll_count > 0) & in_activity),
+        "fee_sum_90d": days.fee_volume.sum(where=in_activity),
+    }
 
-    tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
-    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
-    tx = tx.select(
-        "customer_id",
-        "tx_date",
-        "channel",
-        "category",
-        "amount",
-        volume=tx.amount.abs(),
-        day=day_offset(tx.tx_date, as_of),
-        month=_month_key(tx.tx_date),
-        initiated=is_customer_initiated(tx),
-    )
-    in_activity = tx.initiated & activity.contains(tx.day)
-    counter = tx.channel == COUNTER_CHANNEL
-    sums = tx.group_by("customer_id").aggregate(
-        tx_count_90d=tx.amount.count(where=in_activity),
-        tx_amount_sum=tx.volume.sum(where=in_activity),
-        base_amount_sum=tx.volume.sum(where=tx.initiated & growth_base.contains(tx.day)),
-        mobile_count=tx.amount.count(where=in_activity & tx.channel.isin(MOBILE_CHANNELS)),
-        counter_count=tx.amount.count(where=in_activity & counter),
-        last_tx_date=tx.tx_date.max(where=tx.initiated),
-        active_months_6m=tx.month.nunique(where=tx.initiated & six_months.contains(tx.day)),
-        payroll_months_3m=tx.month.nunique(
-            where=(tx.category == "payroll") & (tx.amount > 0) & activity.contains(tx.day)
-        ),
-        fee_sum=tx.volume.sum(where=(tx.category == "fee") & activity.contains(tx.day)),
-    )
+
+def customer_activity_features(
+    accounts: ir.Table,
+    transactions: ir.Table,
+    as_of: date,
+    config: NightlyConfig | None = None,
+    *,
+    customer_summary: ir.Table | None = None,
+) -> ir.Table:
+    """Per customer with transactions on or before as_of: SPEC 4.2 activity, fees and cost drivers.
+
+    ``customer_summary``: the run's shared ``summarise_days`` table holding at least the
+    ``activity_aggregates`` (computed here from ``transactions`` when not given).
+    """
+    config = config or NightlyConfig()
+    sums = customer_summary
+    if sums is None:
+        days = customer_days(accounts, transactions, as_of)
+        sums = summarise_days(days, activity_aggregates(days, as_of, config))
     tx_amount = _to_float(sums.tx_amount_sum).fill_null(0.0)
     base_amount = _to_float(sums.base_amount_sum).fill_null(0.0)
     count = sums.tx_count_90d.cast("float64")
@@ -234,15 +307,17 @@ def customer_activity_features(
         tx_count_90d=sums.tx_count_90d.cast("int64"),
         tx_amount_90d=tx_amount,
         tx_volume_growth_6m=_growth(tx_amount, base_amount, config.growth_min_base),
-        mobile_share_90d=ibis.ifelse(no_activity, ibis.null("float64"), sums.mobile_count.cast("float64") / count),
-        counter_share_90d=ibis.ifelse(no_activity, ibis.null("float64"), sums.counter_count.cast("float64") / count),
+        mobile_share_90d=ibis.ifelse(no_activity, ibis.null("float64"), sums.mobile_count_90d.cast("float64") / count),
+        counter_share_90d=ibis.ifelse(
+            no_activity, ibis.null("float64"), sums.counter_count_90d.cast("float64") / count
+        ),
         last_tx_date=sums.last_tx_date,
         recency_days=ibis.date(as_of).delta(sums.last_tx_date, unit="day").cast("int64"),
         active_months_6m=sums.active_months_6m.cast("int64"),
         payroll_months_3m=sums.payroll_months_3m.cast("int64"),
-        fee_amount_90d=_to_float(sums.fee_sum).fill_null(0.0),
-        counter_tx_90d=sums.counter_count.cast("int64"),
-        other_tx_90d=(sums.tx_count_90d - sums.counter_count).cast("int64"),
+        fee_amount_90d=_to_float(sums.fee_sum_90d).fill_null(0.0),
+        counter_tx_90d=sums.counter_count_90d.cast("int64"),
+        other_tx_90d=(sums.tx_count_90d - sums.counter_count_90d).cast("int64"),
     )
 
 
@@ -291,18 +366,23 @@ def customer_features(
     transactions: ir.Table,
     as_of: date,
     config: NightlyConfig | None = None,
+    *,
+    account_sums: ir.Table | None = None,
+    customer_summary: ir.Table | None = None,
 ) -> ir.Table:
     """One row per customer with exactly FEATURE_COLUMNS.
 
     revenue_annual = Σ_accounts mean_90d(bal) × margin(category) + Σ|fee amounts in 90 days| × 365/90
     cost_annual = (counter tx × 8 + other tx × 0.5) × 365/90 + 20 × accounts open at as_of
     (customer-initiated transactions in [as_of − 89, as_of]); net_contribution = revenue − cost.
+    ``account_sums`` and ``customer_summary`` are the run's shared aggregates (see ``shared.py``);
+    without them the features are computed from ``balances`` and ``transactions`` directly.
     """
     config = config or NightlyConfig()
     annualise = DAYS_PER_YEAR / config.activity_window_days
     profile = customer_profile_features(customers, as_of)
-    money = customer_balance_features(accounts, products, balances, as_of, config)
-    activity = customer_activity_features(accounts, transactions, as_of, config)
+    money = customer_balance_features(accounts, products, balances, as_of, config, account_sums=account_sums)
+    activity = customer_activity_features(accounts, transactions, as_of, config, customer_summary=customer_summary)
     holdings = customer_holding_features(accounts, products, as_of)
 
     joined = profile

@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bankcrm.analytics.features import DayWindow, balance_intervals
+from bankcrm.analytics.features import DayWindow, account_balance_sums, window_column
 from bankcrm.reference import ASSET_CATEGORIES, LIABILITY_CATEGORIES
 
 TREND_MONTHS = 12
@@ -52,36 +52,43 @@ def _round_cents(value: ir.NumericValue) -> ir.FloatingValue:
 POSITION_WINDOW = DayWindow.ending_at_as_of(30)
 
 
+def holding_balance_windows(as_of: date, months: int = TREND_MONTHS) -> dict[str, DayWindow]:
+    """The per-account windows of the positions and the trend: each month-end, each month so far, the last 30 days."""
+    windows: dict[str, DayWindow] = {}
+    for i, w in enumerate(month_windows(as_of, months)):
+        windows[f"end_{i}"] = DayWindow(w.last, w.last)
+        windows[f"sum_{i}"] = w
+    windows["sum_30d"] = POSITION_WINDOW
+    return windows
+
+
 def account_month_balances(
-    accounts: ir.Table, products: ir.Table, balances: ir.Table, as_of: date, months: int = TREND_MONTHS
+    accounts: ir.Table,
+    products: ir.Table,
+    balances: ir.Table,
+    as_of: date,
+    months: int = TREND_MONTHS,
+    *,
+    account_sums: ir.Table | None = None,
 ) -> ir.Table:
     """Per asset or liability account opened by as_of: its category and, for each month-end i, two sums.
 
     ``end_i`` = bal(a, month_end_i); ``sum_i`` = Σ bal(a, d) over the days of month i up to
     month_end_i; ``sum_30d`` = Σ bal(a, d) over [as_of − 29, as_of]. Each is
-    Σ_rows balance × (days the row holds inside the window), as in ``account_balance_averages``,
-    so one pass over the balance rows serves the positions and the trend. Accounts without
-    balance rows hold 0.
+    Σ_rows balance × (days the row holds inside the window), from ``account_balance_sums`` —
+    the run's shared one when given as ``account_sums``, so the positions and the trend read the
+    balance rows no second time. Accounts without balance rows hold 0.
     """
-    windows = month_windows(as_of, months)
+    windows = holding_balance_windows(as_of, months)
     typed = accounts.join(products.select("product_id", "category"), "product_id", how="inner")
     typed = typed.filter(
         typed.category.isin(POSITION_CATEGORIES),
         typed.opened_on.isnull() | (typed.opened_on <= ibis.date(as_of)),
     ).select("account_id", "customer_id", "product_id", "category", "closed_on")
-    intervals = balance_intervals(balances, accounts, as_of)
-
-    def days_inside(w: DayWindow) -> ir.IntegerValue:
-        start = ibis.greatest(intervals.start_day, w.first)
-        end = ibis.least(intervals.end_day, w.last + 1)
-        return ibis.ifelse(end > start, end - start, 0)
-
-    sums: dict[str, ir.Value] = {}
-    for i, w in enumerate(windows):
-        sums[f"end_{i}"] = (intervals.balance * days_inside(DayWindow(w.last, w.last))).sum()
-        sums[f"sum_{i}"] = (intervals.balance * days_inside(w)).sum()
-    sums["sum_30d"] = (intervals.balance * days_inside(POSITION_WINDOW)).sum()
-    per_account = intervals.group_by("account_id").aggregate(**sums)
+    sums = account_sums
+    if sums is None:
+        sums = account_balance_sums(balances, accounts, as_of, windows.values())
+    per_account = sums.select("account_id", **{name: sums[window_column(w)] for name, w in windows.items()})
     joined = typed.left_join(per_account, typed.account_id == per_account.account_id)
     return joined.select(
         typed.account_id,
@@ -89,7 +96,7 @@ def account_month_balances(
         typed.product_id,
         typed.category,
         typed.closed_on,
-        **{name: joined[name].fill_null(0) for name in sums},
+        **{name: joined[name].fill_null(0) for name in windows},
     )
 
 

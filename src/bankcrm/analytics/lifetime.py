@@ -22,11 +22,45 @@ import ibis.expr.types as ir
 from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.features import (
     DAYS_PER_YEAR,
-    balance_intervals,
+    DayWindow,
+    account_balance_sums,
+    customer_days,
     day_offset,
-    is_customer_initiated,
     left_join_on,
+    summarise_days,
+    window_column,
 )
+
+
+def history_window(as_of: date, history_start: date) -> DayWindow:
+    """[history_start, as_of] as day offsets from as_of."""
+    return DayWindow(first=(history_start - as_of).days, last=0)
+
+
+def history_aggregates(days: ir.Table, as_of: date, history_start: date) -> dict[str, ir.Value]:
+    """Fees and customer-initiated transaction counts over [history_start, as_of], for ``summarise_days``."""
+    inside = history_window(as_of, history_start).contains(day_offset(days.tx_date, as_of))
+    return {
+        "history_fees": days.fee_volume.sum(where=inside),
+        "history_initiated_tx": days.initiated_count.sum(where=inside),
+        "history_counter_tx": days.counter_count.sum(where=inside),
+    }
+
+
+def rfm_aggregates(days: ir.Table) -> dict[str, ir.Value]:
+    """Customer-initiated transaction days up to as_of, for ``summarise_days``.
+
+    ``first_day_spend`` is the spend of the first such day, so the repeat days' spend is the
+    total less that (exact: both are decimal sums).
+    """
+    initiated = days.initiated_count > 0
+    return {
+        "initiated_days": days.tx_date.count(where=initiated),
+        "first_initiated_day": days.tx_date.min(where=initiated),
+        "last_initiated_day": days.tx_date.max(where=initiated),
+        "initiated_spend": days.initiated_volume.sum(where=initiated),
+        "first_day_spend": days.initiated_volume.argmin(days.tx_date, where=initiated),
+    }
 
 
 def historical_contribution(
@@ -38,43 +72,50 @@ def historical_contribution(
     as_of: date,
     history_start: date,
     config: NightlyConfig | None = None,
+    *,
+    account_sums: ir.Table | None = None,
+    customer_summary: ir.Table | None = None,
 ) -> ir.Table:
-    """customer_id, clv_historical: contribution realised over [history_start, as_of] (0 without data)."""
+    """customer_id, clv_historical: contribution realised over [history_start, as_of] (0 without data).
+
+    ``account_sums`` / ``customer_summary``: the run's shared aggregates holding the history
+    window and the ``history_aggregates`` for this history_start (computed here when not given).
+    """
     config = config or NightlyConfig()
-    first = (history_start - as_of).days
-    intervals = balance_intervals(balances, accounts, as_of)
-    start = ibis.greatest(intervals.start_day, first)
-    end = ibis.least(intervals.end_day, 1)
-    intervals = intervals.mutate(days=ibis.ifelse(end > start, end - start, 0))
+    window = history_window(as_of, history_start)
+    sums = account_sums
+    if sums is None:
+        sums = account_balance_sums(balances, accounts, as_of, [window])
     typed = accounts.select("account_id", "customer_id", "product_id", "opened_on", "closed_on").join(
         products.select("product_id", "category"), "product_id", how="inner"
     )
     margin = typed.category.substitute(config.margin_rates, else_=0.0).cast("float64")
     typed = typed.mutate(margin=margin)
-    balance_days = intervals.join(typed.select("account_id", "customer_id", "margin"), "account_id", how="inner")
+    # Σ_days bal(a, d) per account is exact (decimal); × margin / 365 per account, summed per customer
+    balance_days = sums.select("account_id", balance_days=sums[window_column(window)].cast("float64")).join(
+        typed.select("account_id", "customer_id", "margin"), "account_id", how="inner"
+    )
     margin_revenue = balance_days.group_by("customer_id").aggregate(
-        margin_revenue=(
-            balance_days.balance.cast("float64") * balance_days.days.cast("float64") * balance_days.margin
-        ).sum()
-        / DAYS_PER_YEAR
+        margin_revenue=(balance_days.balance_days * balance_days.margin).sum() / DAYS_PER_YEAR
     )
 
     # account-days open inside the history window: [max(opened, start), min(closed, as_of + 1))
+    first = window.first
     open_from = ibis.greatest(day_offset(typed.opened_on, as_of), first)
     open_to = ibis.least(day_offset(typed.closed_on, as_of).fill_null(1), 1)
     open_days = typed.group_by("customer_id").aggregate(
         open_days=ibis.ifelse(open_to > open_from, open_to - open_from, 0).sum()
     )
 
-    tx = transactions.filter(
-        (transactions.tx_date <= ibis.date(as_of)) & (transactions.tx_date >= ibis.date(history_start))
-    )
-    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
-    initiated = is_customer_initiated(tx)
-    tx_costs = tx.group_by("customer_id").aggregate(
-        fees=tx.amount.abs().sum(where=tx.category == "fee").cast("float64"),
-        counter_tx=tx.amount.count(where=initiated & (tx.channel == "counter")),
-        other_tx=tx.amount.count(where=initiated & (tx.channel != "counter")),
+    summary = customer_summary
+    if summary is None:
+        days = customer_days(accounts, transactions, as_of)
+        summary = summarise_days(days, history_aggregates(days, as_of, history_start))
+    tx_costs = summary.select(
+        "customer_id",
+        fees=summary.history_fees.cast("float64"),
+        counter_tx=summary.history_counter_tx,
+        other_tx=summary.history_initiated_tx - summary.history_counter_tx,
     )
 
     out = customers.select("customer_id")
@@ -90,7 +131,13 @@ def historical_contribution(
 
 
 def rfm_summary(
-    customers: ir.Table, accounts: ir.Table, transactions: ir.Table, as_of: date, history_start: date
+    customers: ir.Table,
+    accounts: ir.Table,
+    transactions: ir.Table,
+    as_of: date,
+    history_start: date,
+    *,
+    customer_summary: ir.Table | None = None,
 ) -> ir.Table:
     """customer_id, frequency, recency, T, monetary_value, active (day grain).
 
@@ -98,33 +145,27 @@ def rfm_summary(
     frequency = recency = 0 and T = days since max(onboard_date, history_start), so the
     fitted model still gives a p_alive and a retention; ``active`` is false and such
     customers are left out of the fit (BG/NBD starts the clock at the first purchase).
+    ``customer_summary``: the run's shared table holding the ``rfm_aggregates``.
     """
-    tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
-    tx = tx.filter(is_customer_initiated(tx))
-    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
-    daily = tx.group_by(["customer_id", "tx_date"]).aggregate(spend=tx.amount.abs().sum().cast("float64"))
-    first_day = ibis.window(group_by=daily.customer_id, order_by=daily.tx_date)
-    daily = daily.mutate(day_no=ibis.row_number().over(first_day))
-    summary = daily.group_by("customer_id").aggregate(
-        days=daily.tx_date.count(),
-        first=daily.tx_date.min(),
-        last=daily.tx_date.max(),
-        repeat_spend=daily.spend.sum(where=daily.day_no > 0),
-    )
+    summary = customer_summary
+    if summary is None:
+        days = customer_days(accounts, transactions, as_of)
+        summary = summarise_days(days, rfm_aggregates(days))
     base = customers.select(
         "customer_id",
         since=ibis.greatest(customers.onboard_date, ibis.date(history_start)),
     )
     joined = base.left_join(summary, base.customer_id == summary.customer_id)
-    active = joined.days.notnull()
+    days_seen = joined.initiated_days.fill_null(0)
+    active = days_seen > 0
+    first, last = joined.first_initiated_day, joined.last_initiated_day
+    repeat_spend = (joined.initiated_spend - joined.first_day_spend).cast("float64")
     idle_t = ibis.greatest(ibis.date(as_of).delta(joined.since, unit="day"), 0)
     return joined.select(
         base.customer_id,
-        frequency=ibis.ifelse(active, joined.days - 1, 0).cast("float64"),
-        recency=ibis.ifelse(active, joined.last.delta(joined.first, unit="day"), 0).cast("float64"),
-        T=ibis.ifelse(active, ibis.date(as_of).delta(joined.first, unit="day"), idle_t).cast("float64"),
-        monetary_value=ibis.ifelse(
-            joined.days > 1, joined.repeat_spend / (joined.days - 1).cast("float64"), ibis.null("float64")
-        ),
+        frequency=ibis.ifelse(active, days_seen - 1, 0).cast("float64"),
+        recency=ibis.ifelse(active, last.delta(first, unit="day"), 0).cast("float64"),
+        T=ibis.ifelse(active, ibis.date(as_of).delta(first, unit="day"), idle_t).cast("float64"),
+        monetary_value=ibis.ifelse(days_seen > 1, repeat_spend / (days_seen - 1).cast("float64"), ibis.null("float64")),
         active=active,
     )

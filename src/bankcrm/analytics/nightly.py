@@ -36,6 +36,7 @@ from bankcrm.analytics import (
     rule_features,
     rules,
     segments,
+    shared,
     tiers,
     value,
 )
@@ -174,7 +175,21 @@ def _compute_and_publish(
         history = engines.read_tier_history(con, publish.tier_history_files(lake_dir))
     try:
         with step("features"):
-            features = engines.materialize(con, engines.feature_expression(inputs, as_of, config), "features")
+            # the balance and transaction aggregates every later step reads, computed once (shared.py)
+            history_start = engines.history_start(con, inputs) or as_of
+            rule_config = rule_features.RuleFeatureConfig.from_nightly(config)
+            shared_exprs = shared.shared_expressions(
+                inputs.accounts, inputs.balances, inputs.transactions, as_of, history_start, config, rule_config
+            )
+            account_sums = engines.materialize(con, shared_exprs.account_sums, "account_sums")
+            customer_summary = engines.materialize(con, shared_exprs.customer_summary, "customer_summary")
+            features = engines.materialize(
+                con,
+                engines.feature_expression(
+                    inputs, as_of, config, account_sums=account_sums, customer_summary=customer_summary
+                ),
+                "features",
+            )
         with step("tiers"):
             raw = tiers.with_tier_raw(features, config).select("customer_id", "tier_raw")
             tier_table = engines.materialize(con, tiers.apply_hysteresis(raw, history, as_of, config), "tiers")
@@ -189,7 +204,6 @@ def _compute_and_publish(
             published = con.to_pyarrow(scored.order_by("customer_id"))
             profile = con.to_pyarrow(segments.segment_profile(scored)).to_pylist()
         with step("clv"):
-            history_start = engines.history_start(con, inputs) or as_of
             historical = con.to_pyarrow(
                 lifetime.historical_contribution(
                     inputs.customers,
@@ -200,11 +214,18 @@ def _compute_and_publish(
                     as_of,
                     history_start,
                     config,
+                    account_sums=account_sums,
+                    customer_summary=customer_summary,
                 ).order_by("customer_id")
             )
             rfm = con.to_pyarrow(
                 lifetime.rfm_summary(
-                    inputs.customers, inputs.accounts, inputs.transactions, as_of, history_start
+                    inputs.customers,
+                    inputs.accounts,
+                    inputs.transactions,
+                    as_of,
+                    history_start,
+                    customer_summary=customer_summary,
                 ).order_by("customer_id")
             )
             published, clv_models = _add_lifetime_value(published, historical, rfm, config)
@@ -221,7 +242,9 @@ def _compute_and_publish(
                     inputs.behavior_events,
                     history,
                     as_of,
-                    rule_features.RuleFeatureConfig.from_nightly(config),
+                    rule_config,
+                    account_sums=account_sums,
+                    customer_summary=customer_summary,
                 ),
                 "rule_features",
             )
@@ -230,7 +253,9 @@ def _compute_and_publish(
             engines.write_parquet(con, table.order_by("customer_id"), publish.rule_table_file(lake_dir, run_id))
         with step("holdings"):
             # the 360 view's positions and 12-month AUM trend, under the new run id before the flip
-            holdings = publish_holdings.publish_holdings(con, inputs, db_engine, run_id, as_of)
+            holdings = publish_holdings.publish_holdings(
+                con, inputs, db_engine, run_id, as_of, account_sums=account_sums
+            )
     finally:
         engines.disconnect(con)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
+import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 
@@ -36,14 +37,20 @@ def publish_holdings(
     as_of: date,
     *,
     months: int = TREND_MONTHS,
+    account_sums: ir.Table | None = None,
 ) -> dict[str, float]:
     """Compute positions and the month-end AUM trend on the run's engine and bulk-insert them under ``run_id``.
 
+    ``account_sums``: the run's shared per-account balance sums (see ``shared.py``), if built.
     Returns the row counts and the seconds spent computing and writing.
     """
     started = time.perf_counter()
     per_account = engines.materialize(
-        con, account_month_balances(inputs.accounts, inputs.products, inputs.balances, as_of, months), "account_months"
+        con,
+        account_month_balances(
+            inputs.accounts, inputs.products, inputs.balances, as_of, months, account_sums=account_sums
+        ),
+        "account_months",
     )
     positions = con.to_pyarrow(account_positions(per_account, as_of))
     wide = con.to_pyarrow(customer_month_aum_wide(per_account, as_of, months))

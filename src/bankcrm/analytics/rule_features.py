@@ -20,10 +20,12 @@ import ibis.expr.types as ir
 from bankcrm.analytics.config import DEFAULT_FESTIVALS, NightlyConfig
 from bankcrm.analytics.features import (
     DayWindow,
-    _days_inside,
-    balance_intervals,
+    account_balance_sums,
+    customer_days,
     day_offset,
     left_join_on,
+    summarise_days,
+    window_column,
 )
 from bankcrm.reference import ASSET_CATEGORIES, PRODUCT_CATEGORIES
 
@@ -147,28 +149,36 @@ def complete_month_range(as_of: date, months: int) -> tuple[date, date]:
     return first, last
 
 
-def _point_balance(intervals: ir.Table, offset: int) -> ir.NumericValue:
-    """Σ of the rows holding on day as_of + offset (at most one per account)."""
-    window = DayWindow(offset, offset)
-    return (intervals.balance * _days_inside(intervals, window)).sum()
+def fact_balance_windows(config: RuleFeatureConfig) -> dict[str, DayWindow]:
+    """The trigger facts' per-account windows: bal at as_of and at as_of − nav window, the lagged 30 days."""
+    return {
+        "bal_as_of": DayWindow(0, 0),
+        "bal_nav_base": DayWindow(-config.nav_window_days, -config.nav_window_days),
+        "avg_30d_lagged": DayWindow.ending_at_as_of(30, lag=config.attrition_lag_days),
+    }
 
 
 def account_facts(
-    accounts: ir.Table, products: ir.Table, balances: ir.Table, as_of: date, config: RuleFeatureConfig
+    accounts: ir.Table,
+    products: ir.Table,
+    balances: ir.Table,
+    as_of: date,
+    config: RuleFeatureConfig,
+    *,
+    account_sums: ir.Table | None = None,
 ) -> ir.Table:
-    """Per account: category, risk level, open flag, bal at as_of and at as_of − nav window, 30-day mean 90 days ago."""
-    intervals = balance_intervals(balances, accounts, as_of)
-    attrition = DayWindow.ending_at_as_of(30, lag=config.attrition_lag_days)
-    sums = intervals.group_by("account_id").aggregate(
-        bal_as_of=_point_balance(intervals, 0),
-        bal_nav_base=_point_balance(intervals, -config.nav_window_days),
-        avg_30d_lagged=(intervals.balance * _days_inside(intervals, attrition)).sum(),
-    )
+    """Per account: category, risk level, open flag, bal at as_of and at as_of − nav window, 30-day mean 90 days ago.
+
+    ``account_sums``: the run's shared ``account_balance_sums`` holding these windows (computed
+    here from ``balances`` when not given).
+    """
+    windows = fact_balance_windows(config)
+    sums = account_sums
+    if sums is None:
+        sums = account_balance_sums(balances, accounts, as_of, windows.values())
     sums = sums.select(
         "account_id",
-        bal_as_of=sums.bal_as_of.cast("float64"),
-        bal_nav_base=sums.bal_nav_base.cast("float64"),
-        avg_30d_lagged=sums.avg_30d_lagged.cast("float64") / attrition.days,
+        **{name: sums[window_column(w)].cast("float64") / w.days for name, w in windows.items()},
     )
     day = ibis.date(as_of)
     typed = accounts.join(products.select("product_id", "category", "risk_level"), "product_id", how="inner")
@@ -233,21 +243,31 @@ def _account_rollups(facts: ir.Table, transactions: ir.Table, as_of: date, confi
     )
 
 
-def _new_payee_outflows(tx: ir.Table, as_of: date, config: RuleFeatureConfig) -> ir.Table:
+def _new_payee_outflows(transactions: ir.Table, accounts: ir.Table, as_of: date, config: RuleFeatureConfig) -> ir.Table:
     """Per customer: the largest same-day transfer_out sum to a counterparty unseen in the history window.
 
-    Only today's payees are looked up in the history (a semi-join), so the 180 days of
-    transactions are probed, not grouped. Sums stay decimal until the end, so ties are exact;
-    among equal sums the smallest counterparty key is shown.
+    Only today's payees are looked up in the history: each is paired with every account of its
+    customer, and the history's transactions are probed by (account, counterparty) — a
+    semi-join against a handful of pairs, so the 180 days are scanned once and neither grouped
+    nor joined to their owners. Sums stay decimal until the end, so ties are exact; among equal
+    sums the smallest counterparty key is shown.
     """
     day = ibis.date(as_of)
-    today = tx.filter((tx.tx_date == day) & (tx.category == "transfer_out") & tx.counterparty.notnull())
+    owners = accounts.select("account_id", "customer_id")
+    today = transactions.filter(
+        (transactions.tx_date == day) & (transactions.category == "transfer_out") & transactions.counterparty.notnull()
+    )
+    today = today.join(owners, "account_id", how="inner")
     per_payee = today.group_by(["customer_id", "counterparty"]).aggregate(outflow=today.amount.abs().sum())
+    probes = per_payee.select("customer_id", "counterparty").join(owners, "customer_id", how="inner")
     first_seen = ibis.date(as_of - timedelta(days=config.outflow_history_days))
-    history = tx.filter(
-        tx.counterparty.notnull() & (tx.tx_date >= first_seen) & (tx.tx_date <= ibis.date(as_of - timedelta(days=1)))
-    ).select("customer_id", "counterparty")
-    known = history.semi_join(per_payee, ["customer_id", "counterparty"]).distinct()
+    history = transactions.filter(
+        transactions.counterparty.notnull()
+        & (transactions.tx_date >= first_seen)
+        & (transactions.tx_date <= ibis.date(as_of - timedelta(days=1)))
+    ).select("account_id", "counterparty")
+    seen = history.semi_join(probes, ["account_id", "counterparty"]).distinct()
+    known = probes.semi_join(seen, ["account_id", "counterparty"]).select("customer_id", "counterparty").distinct()
     new = per_payee.anti_join(known, ["customer_id", "counterparty"])
     best = new.group_by("customer_id").aggregate(top=new.outflow.max())
     at_top = new.join(best, [new.customer_id == best.customer_id, new.outflow == best.top]).select(
@@ -276,17 +296,15 @@ def _last_investments(tx: ir.Table, facts: ir.Table, as_of: date) -> ir.Table:
     )
 
 
-def _complete_month_activity(tx: ir.Table, as_of: date, config: RuleFeatureConfig) -> ir.Table:
+def complete_month_aggregates(days: ir.Table, as_of: date, config: RuleFeatureConfig) -> dict[str, ir.Value]:
+    """Complete months with a baby purchase, and with a positive payroll, for ``summarise_days``."""
     first, last = complete_month_range(as_of, config.complete_months)
-    in_range = tx.filter((tx.tx_date >= ibis.date(first)) & (tx.tx_date <= ibis.date(last)))
-    month = in_range.tx_date.year() * 100 + in_range.tx_date.month()
-    in_range = in_range.mutate(month=month)
-    baby = (in_range.category == "purchase") & (in_range.merchant_group == "baby")
-    payroll = (in_range.category == "payroll") & (in_range.amount > 0)
-    return in_range.group_by("customer_id").aggregate(
-        baby_purchase_months_3m=in_range.month.nunique(where=baby),
-        payroll_complete_months_3m=in_range.month.nunique(where=payroll),
-    )
+    in_range = (days.tx_date >= ibis.date(first)) & (days.tx_date <= ibis.date(last))
+    month = days.tx_date.year() * 100 + days.tx_date.month()
+    return {
+        "baby_purchase_months_3m": month.nunique(where=in_range & (days.baby_purchase_count > 0)),
+        "payroll_complete_months_3m": month.nunique(where=in_range & (days.payroll_count > 0)),
+    }
 
 
 def _event_counts(events: ir.Table, as_of: date, config: RuleFeatureConfig) -> ir.Table:
@@ -313,8 +331,16 @@ def customer_rule_features(
     tier_history: ir.Table,
     as_of: date,
     config: RuleFeatureConfig | None = None,
+    *,
+    account_sums: ir.Table | None = None,
+    customer_summary: ir.Table | None = None,
 ) -> ir.Table:
-    """One row per customer with exactly the RULE_FEATURE_COLUMNS (plus customer_id)."""
+    """One row per customer with exactly the RULE_FEATURE_COLUMNS (plus customer_id).
+
+    ``account_sums`` and ``customer_summary`` are the run's shared aggregates (``shared.py``),
+    holding ``fact_balance_windows`` and ``complete_month_aggregates``; without them those
+    parts are computed from ``balances`` and ``transactions`` here.
+    """
     config = config or RuleFeatureConfig()
     day = ibis.date(as_of)
     festival = next_festival(as_of, config.festivals)
@@ -333,14 +359,19 @@ def customer_rule_features(
         days_to_festival=ibis.literal(festival[1] if festival else None, type=dt.int64),
         festival=ibis.literal(festival[0] if festival else None, type=dt.string),
     )
-    facts = account_facts(accounts, products, balances, as_of, config)
-    tx = transactions.filter(transactions.tx_date <= day)
-    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
+    facts = account_facts(accounts, products, balances, as_of, config, account_sums=account_sums)
+    until_as_of = transactions.filter(transactions.tx_date <= day)
+    tx = until_as_of.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
+    summary = customer_summary
+    if summary is None:
+        days = customer_days(accounts, transactions, as_of)
+        summary = summarise_days(days, complete_month_aggregates(days, as_of, config))
+    months = summary.select("customer_id", "baby_purchase_months_3m", "payroll_complete_months_3m")
     parts = (
-        _account_rollups(facts, transactions.filter(transactions.tx_date <= day), as_of, config),
-        _new_payee_outflows(tx, as_of, config),
+        _account_rollups(facts, until_as_of, as_of, config),
+        _new_payee_outflows(until_as_of, accounts, as_of, config),
         _last_investments(tx, facts, as_of),
-        _complete_month_activity(tx, as_of, config),
+        months,
         _event_counts(behavior_events, as_of, config),
         _previous_tiers(tier_history, as_of),
     )
