@@ -25,6 +25,7 @@ feature step ≤ 1.5× the hand SQL and ≥ 10× faster than pandas; near-linear
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -842,10 +843,16 @@ def markdown_scaling(results: list[dict[str, Any]]) -> str:
 
 
 def git_commit() -> str:
-    """HEAD's short hash, with ``+dirty`` when the product's sources have uncommitted changes."""
+    """Short hash of the checkout whose ``bankcrm`` is measured (PYTHONPATH may point at another worktree).
+
+    ``+dirty`` when that checkout's package sources have uncommitted changes.
+    """
+    spec = importlib.util.find_spec("bankcrm")
+    where = Path(spec.origin).parent if spec is not None and spec.origin else Path.cwd()
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        status = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True, text=True, check=True)
+        git = ["git", "-C", str(where)]
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        status = subprocess.run([*git, "status", "--porcelain", "."], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")

@@ -7,14 +7,17 @@ subject). Then runs the whole nightly job ``--runs`` times, each in its own chil
 its peak RSS is its own: the first run raises every item (tasks written in bulk), later runs
 re-confirm the open ones. Reported per run: the ``rules`` step (trigger facts and every
 enabled rule evaluated in the engine), the ``tasks`` step (items written in one transaction),
-the whole run, items created, customers hit per rule and peak RSS. Target (issue 5): all
-default rules for 1M customers inside the nightly run ≤ 60 s on a 2-core machine.
+the whole run, items created, customers hit per rule and peak RSS, then every step's seconds
+and the load average at the end of each run. ``--results FILE`` also writes them as JSON.
+Target (issue 5): all default rules for 1M customers inside the nightly run ≤ 60 s on a
+2-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, help="bundle to load when the home is empty")
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 10, 31))
     parser.add_argument("--runs", type=int, default=2, help="nightly runs (the first raises, later ones re-confirm)")
+    parser.add_argument("--results", type=Path, help="also write the runs as JSON here")
     args = parser.parse_args(argv)
 
     if not (args.home / "bench-loaded.json").exists():
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if not result.get("ok"):
             print(result.get("traceback") or result.get("error"), file=sys.stderr)
             return 1
+        result["load_average"] = os.getloadavg()
         rows.append(result)
         t = result["timings"]
         print(
@@ -90,6 +95,24 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"| {n} | {t['rules']:.1f} | {t['tasks']:.1f} | {t['rules'] + t['tasks']:.1f} | {r['seconds']:.1f} "
             f"| {created:,} | {r['peak_rss_bytes'] / GB:.2f} GB |"
+        )
+    print()
+    steps = list(rows[0]["timings"])
+    print("| step | " + " | ".join(f"run {n} s" for n in range(1, len(rows) + 1)) + " |")
+    print("|---|" + "---:|" * len(rows))
+    for name in steps:
+        print(f"| {name} | " + " | ".join(f"{r['timings'][name]:.1f}" for r in rows) + " |")
+    print("| **whole run** | " + " | ".join(f"**{r['seconds']:.1f}**" for r in rows) + " |")
+    print("| CPU seconds | " + " | ".join(f"{r['cpu_seconds']:.1f}" for r in rows) + " |")
+    print(
+        "| load average (1, 5, 15 min) at the end | "
+        + " | ".join(", ".join(f"{x:.1f}" for x in r["load_average"]) for r in rows)
+        + " |"
+    )
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(
+            json.dumps({"commit": git_commit(), "as_of": args.as_of.isoformat(), "runs": rows}, indent=2, default=str)
         )
     print()
     print("customers hit per rule (first run):")
