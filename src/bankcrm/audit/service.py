@@ -41,9 +41,8 @@ MIN_RETENTION = timedelta(days=183)
 # pending rows chained per sealing transaction
 SEAL_BATCH = 1000
 
-# session.info keys: the transaction recorded an event / it committed, so a seal is due
+# session.info key: the transaction recorded an event (the value: its connection)
 _RECORDED = "bankcrm.audit.recorded"
-_SEAL_DUE = "bankcrm.audit.seal_due"
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +172,8 @@ def record(
         "client_address": actor.client_address,
     }
     pending_id = repo.insert_pending(session, values)
-    session.info[_RECORDED] = True
+    # the connection the commit happens on: the after-commit hook seals on it
+    session.info[_RECORDED] = session.connection()
     return pending_id
 
 
@@ -261,35 +261,28 @@ def _seal_on(conn: Connection, batch_size: int) -> int:
 
 def install_seal_hook(factory: sessionmaker[Session]) -> None:
     """Seal right after every commit of ``factory``'s sessions that recorded an audit event."""
-    event.listen(factory, "after_commit", _note_commit)
-    event.listen(factory, "after_transaction_end", _seal_after_commit)
+    event.listen(factory, "after_commit", _seal_after_commit)
+    event.listen(factory, "after_transaction_end", _forget_recorded)
 
 
-def _note_commit(session: Session) -> None:
-    # a savepoint's release fires after_commit too; only the outermost commit makes rows visible
-    if session.info.get(_RECORDED) and not session.in_nested_transaction():
-        session.info[_SEAL_DUE] = True
+def _seal_after_commit(session: Session) -> None:
+    """After the outermost commit, seal on the connection the session just committed on.
 
-
-def _seal_after_commit(session: Session, transaction: SessionTransaction) -> None:
-    """After the outermost transaction ended (its connection is back in the pool), seal if it committed events.
-
-    Runs on a fresh connection of the session's engine. A failure is logged and never reaches
-    the caller, whose action is already committed: the events stay pending and the next seal
-    (any later commit that records one, or ``bankcrm audit verify``) chains them.
+    The events are visible to every other transaction by now. Sealing on the session's own
+    connection (in transactions of its own, before the session hands the connection back to the
+    pool) costs no second checkout: with one per request, a busy web worker opened and closed
+    three times as many PostgreSQL connections. A failure is logged and never reaches the
+    caller, whose action is already committed: the events stay pending and the next seal (any
+    later commit that records one, or ``bankcrm audit verify``) chains them.
     """
-    if transaction.parent is not None:
+    if session.in_nested_transaction():  # a savepoint's release: nothing is visible to others yet
         return
-    session.info.pop(_RECORDED, None)
-    if not session.info.pop(_SEAL_DUE, False):
+    conn = session.info.pop(_RECORDED, None)
+    # in a transaction still: the session joined an outer one, whose owner commits later
+    if not isinstance(conn, Connection) or conn.closed or conn.in_transaction():
         return
-    bind = session.get_bind()
-    if isinstance(bind, Connection):
-        if bind.in_transaction():  # an outer transaction the session joined: not visible to others yet
-            return
-        bind = bind.engine
     try:
-        seal(bind)
+        seal(conn)
     except Exception as exc:
         # the driver's message only: a statement's parameters would carry event details into the log
         logger.warning(
@@ -297,6 +290,12 @@ def _seal_after_commit(session: Session, transaction: SessionTransaction) -> Non
             type(exc).__name__,
             getattr(exc, "orig", None) or exc,
         )
+
+
+def _forget_recorded(session: Session, transaction: SessionTransaction) -> None:
+    # a rolled-back transaction took its pending rows with it
+    if transaction.parent is None:
+        session.info.pop(_RECORDED, None)
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -477,9 +476,9 @@ def purge(session: Session, *, older_than: timedelta, actor: Actor, clock: Clock
     now = clock()
     cutoff = now - older_than
     head = repo.lock_head(session)
-    # sealers skip the head while this transaction holds it: seal again after the commit
-    session.info[_RECORDED] = True
     conn = session.connection()
+    # sealers skip the head while this transaction holds it: seal again after the commit
+    session.info[_RECORDED] = conn
     last_seq, last_hash = head.last_seq, head.last_hash
     while True:
         sealed, last_seq, last_hash = _seal_pending_locked(conn, last_seq, last_hash, limit=SEAL_BATCH)
