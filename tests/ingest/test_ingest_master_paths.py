@@ -202,3 +202,19 @@ def test_column_encryption_matches_the_single_value_format(tmp_path: Path) -> No
         cipher.decrypt(tokens[0], context="address")  # still bound to its field
     assert cipher.blind_index_many(values, field="phone") == [cipher.blind_index(v, field="phone") for v in values]
     assert cipher.encrypt_many([], context="phone") == [] and cipher.blind_index_many([], field="phone") == []
+
+
+def test_a_first_load_keeps_every_index(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    def indexes() -> list[tuple[str, str | None]]:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            return [(r[0], r[1]) for r in rows]
+
+    before = indexes()
+    assert any(name == "ix_customers_phone_bidx" for name, _ in before)
+    assert load(settings, engine, write_bundle(tmp_path / "b", _bigger_bundle())).ok
+    assert indexes() == before
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT customer_id FROM customers WHERE phone_bidx = 'x'").all()
+    assert "ix_customers_phone_bidx" in str(plan)

@@ -8,6 +8,7 @@ starts, and the stored consent flag whether a consent event is recorded.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,11 +20,14 @@ from sqlalchemy import Connection
 from bankcrm import lake
 from bankcrm.ingest import repository
 from bankcrm.ingest.lake_writer import duck_type
+from bankcrm.ingest.reader import LINE
 from bankcrm.ingest.spec import FileSpec
-from bankcrm.ingest.validators import FAULT, q
+from bankcrm.ingest.validators import FAULT, RAW, WARNING, q
 from bankcrm.security.crypto import FieldCipher
 
 _BATCH_ROWS = 20_000
+# big tables whose indexes are built after a first load fills them (SQLite)
+_INDEXES_AFTER = ("customers", "accounts")
 CONTACT_FIELDS = ("phone", "address", "email", "occupation", "income_monthly")
 EXTRACT = "extract"
 
@@ -67,13 +71,22 @@ def apply(
         )
     fingerprint = _fingerprint(names, fingerprint_key)
     sql = f"""
-        SELECT c.*, d.k IS NOT NULL AS __exists {extra_state}
+        SELECT c.* EXCLUDE ({RAW}, {FAULT}, {WARNING}, {LINE}), d.k IS NOT NULL AS __exists {extra_state}
         FROM (SELECT *, {fingerprint} AS __fp {extra_cols} FROM {table} WHERE {FAULT} IS NULL) c
         LEFT JOIN db_state d ON d.k = c.{key}
         WHERE d.fp IS DISTINCT FROM c.__fp
         ORDER BY c.__line
     """
-    reader = con.sql(sql).to_arrow_reader(_BATCH_ROWS)
+    with ExitStack() as stack:
+        if state.num_rows == 0 and spec.name in _INDEXES_AFTER:
+            stack.enter_context(repository.indexes_built_after(conn, spec.name))
+        written = _write(con.sql(sql), conn, spec, cipher)
+    con.unregister("db_state")
+    return written
+
+
+def _write(rel: duckdb.DuckDBPyRelation, conn: Connection, spec: FileSpec, cipher: FieldCipher) -> int:
+    reader = rel.to_arrow_reader(_BATCH_ROWS)
     assert reader is not None
     now = repository.now()
     written = 0
@@ -98,7 +111,6 @@ def apply(
             repository.upsert(conn, "products", [_product(r, now) for r in rows])
     if pending_branches:
         repository.upsert(conn, "branches", _parents_first(pending_branches))
-    con.unregister("db_state")
     return written
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -117,6 +118,32 @@ def master_state(conn: Connection, table_name: str) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema)
 
 
+@contextmanager
+def indexes_built_after(conn: Connection, table_name: str) -> Iterator[None]:
+    """SQLite: drop the table's plain secondary indexes while it is filled and build them again after.
+
+    For a table that is empty before the load. Inserting a million rows into indexes on random
+    keys (blind indexes, names) touches a random page per row; building an index afterwards
+    sorts once. Unique indexes stay, so keys are still checked on every insert. All of it
+    happens inside the load's transaction: a failed load rolls the drop back too.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    indexes = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql LIKE 'CREATE INDEX %'",
+        (table_name,),
+    ).all()
+    preparer = conn.dialect.identifier_preparer
+    for name, _sql in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {preparer.quote(name)}")
+    try:
+        yield
+    finally:
+        for _name, sql in indexes:
+            conn.exec_driver_sql(sql)
+
+
 def _insert_for(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return pg_insert(table)
@@ -191,15 +218,9 @@ class RowWriter:
         proc = self._processors[column]
         if proc is None:
             return values
-        cache: dict[Any, Any] = {None: None}
-        out = []
-        for v in values:
-            try:
-                out.append(cache[v])
-            except KeyError:
-                converted = cache[v] = proc(v)
-                out.append(converted)
-        return out
+        converted = {v: proc(v) for v in set(values) if v is not None}
+        converted[None] = None
+        return [converted[v] for v in values]
 
     def convert_one(self, column: str, value: Any) -> Any:
         proc = self._processors[column]

@@ -119,17 +119,15 @@ class FieldCipher:
         aad = context.encode("utf-8")
         prefix = f"{key_id}$"
         n = _NONCE_BYTES
-        nonces = os.urandom(n * len(plaintexts))
+        pool = os.urandom(n * len(plaintexts))
+        nonces = [pool[i : i + n] for i in range(0, len(pool), n)]
         b64 = binascii.b2a_base64
-        out: list[str | None] = []
-        append = out.append
-        for i, value in enumerate(plaintexts):
-            if value is None:
-                append(None)
-                continue
-            nonce = nonces[i * n : i * n + n]
-            append(prefix + b64(nonce + seal(nonce, value.encode("utf-8"), aad), newline=False).decode("ascii"))
-        return out
+        return [
+            None
+            if value is None
+            else prefix + b64(nonce + seal(nonce, value.encode("utf-8"), aad), newline=False).decode("ascii")
+            for value, nonce in zip(plaintexts, nonces, strict=True)
+        ]
 
     def decrypt(self, token: str | None, *, context: str = "") -> str | None:
         if token is None:
