@@ -71,10 +71,11 @@ def ingest_bundle(
     *,
     on_wait: Callable[[str], None] = lambda _msg: None,
     options: EngineOptions | None = None,
+    on_file: Callable[[str], None] = lambda _name: None,
 ) -> LoadReport:
     """Load a bundle under the home's lock: one database transaction, then the lake files."""
     with ingest_lock(settings.ensure_home(), on_wait):
-        return ingest_bundle_locked(settings, engine, bundle_dir, on_wait=on_wait, options=options)
+        return ingest_bundle_locked(settings, engine, bundle_dir, on_wait=on_wait, options=options, on_file=on_file)
 
 
 def ingest_bundle_locked(
@@ -84,6 +85,7 @@ def ingest_bundle_locked(
     *,
     on_wait: Callable[[str], None] = lambda _msg: None,
     options: EngineOptions | None = None,
+    on_file: Callable[[str], None] = lambda _name: None,
 ) -> LoadReport:
     """As ingest_bundle, for a caller that already holds the home's ingest lock."""
     cipher = cipher_for(settings.effective_key_file)
@@ -91,7 +93,14 @@ def ingest_bundle_locked(
     try:
         with session_scope(session_factory(engine)) as session:
             report = load_bundle(
-                session.connection(), settings, bundle_dir, cipher, staging, on_wait=on_wait, options=options
+                session.connection(),
+                settings,
+                bundle_dir,
+                cipher,
+                staging,
+                on_wait=on_wait,
+                options=options,
+                on_file=on_file,
             )
         staging.publish()
     finally:
@@ -112,8 +121,12 @@ def load_bundle(
     *,
     on_wait: Callable[[str], None] = lambda _msg: None,
     options: EngineOptions | None = None,
+    on_file: Callable[[str], None] = lambda _name: None,
 ) -> LoadReport:
-    """Validate and apply every file of the bundle inside ``conn``'s transaction (the caller commits)."""
+    """Validate and apply every file of the bundle inside ``conn``'s transaction (the caller commits).
+
+    ``on_file`` is told the name of each file as its load starts (progress, per-file measurements).
+    """
     started = time.perf_counter()
     repository.lock_database(conn, on_wait)
     repository.tune_for_bulk_load(conn)
@@ -144,6 +157,7 @@ def load_bundle(
                     message=f"not loaded because {', '.join(blocked)} could not be loaded",
                 )
                 continue
+            on_file(spec.name)
             t0 = time.perf_counter()
             try:
                 file_report = loader.load(bundle_file)
