@@ -227,6 +227,9 @@ def check_duplicates(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str)
         f"""CREATE OR REPLACE TEMP TABLE dup_hashes AS
             SELECT hash({keys}) AS h FROM {table} WHERE {FAULT} IS NULL GROUP BY h HAVING count(*) > 1"""
     )
+    repeated = con.execute("SELECT count(*) FROM dup_hashes").fetchone()
+    if not repeated or not repeated[0]:
+        return  # the usual case: no two surviving rows share a key hash, so no second scan
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE dup_keys AS
             SELECT {keys}, min({LINE}) AS first_line FROM {table}
@@ -255,17 +258,17 @@ def apply_warnings(con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str, p
 
 
 def counts(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int, dict[str, int], dict[str, int]]:
-    """read, rejected, rejections per reason, warnings per reason."""
-    read = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    reasons = dict(
-        con.execute(
-            f"SELECT split_part({FAULT}, ':', 1), count(*) FROM {table} WHERE {FAULT} IS NOT NULL GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    )
-    warnings = dict(
-        con.execute(
-            f"SELECT {WARNING}, count(*) FROM {table} WHERE {WARNING} IS NOT NULL AND {FAULT} IS NULL GROUP BY 1"
-        ).fetchall()
-    )
-    total = int(read[0]) if read else 0
-    return total, sum(reasons.values()), reasons, warnings
+    """read, rejected, rejections per reason, warnings per reason (one scan of the table)."""
+    groups = con.execute(
+        f"SELECT split_part({FAULT}, ':', 1), {WARNING}, count(*) FROM {table} GROUP BY ALL"
+    ).fetchall()
+    reasons: dict[str, int] = {}
+    warnings: dict[str, int] = {}
+    total = 0
+    for reason, warning, n in groups:
+        total += n
+        if reason is not None:
+            reasons[reason] = reasons.get(reason, 0) + n
+        elif warning is not None:
+            warnings[warning] = warnings.get(warning, 0) + n
+    return total, sum(reasons.values()), dict(sorted(reasons.items())), warnings
