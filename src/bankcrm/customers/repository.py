@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from bankcrm.customers.models import Customer
 from bankcrm.products.models import Account, Product
@@ -41,10 +41,25 @@ class CustomerListFilter:
     limit: int = 20
 
 
+# the columns a list row shows: a page loads only these (a score row has some sixty columns)
+LIST_CUSTOMER_COLUMNS = (Customer.customer_id, Customer.name, Customer.phone_enc, Customer.branch_id, Customer.rm_id)
+LIST_SCORE_COLUMNS = (
+    CustomerScore.tier,
+    CustomerScore.segment,
+    CustomerScore.value_class,
+    CustomerScore.aum_avg_30d,
+    CustomerScore.value_index,
+)
+
+
 def list_in_scope(
     session: Session, principal: Principal, flt: CustomerListFilter
 ) -> tuple[list[tuple[Customer, CustomerScore | None]], int]:
-    """One page of the principal's customers with their scores in the run, and the total matching."""
+    """One page of the principal's customers with their scores in the run, and the total matching.
+
+    The entities carry only LIST_CUSTOMER_COLUMNS and LIST_SCORE_COLUMNS; reading any other
+    attribute raises instead of querying row by row.
+    """
     by_score = flt.tier or flt.segment or flt.value_class
     if flt.run_id is None and by_score:
         return [], 0
@@ -69,7 +84,12 @@ def list_in_scope(
         select(func.count()).select_from(Customer).outerjoin(CustomerScore, on_run).where(*conditions)
     )
     key = CustomerScore.aum_avg_30d if flt.sort == "aum" else CustomerScore.value_index
-    stmt = base.order_by(key.desc().nulls_last(), Customer.customer_id).offset(flt.offset).limit(flt.limit)
+    stmt = (
+        base.options(load_only(*LIST_CUSTOMER_COLUMNS, raiseload=True), load_only(*LIST_SCORE_COLUMNS, raiseload=True))
+        .order_by(key.desc().nulls_last(), Customer.customer_id)
+        .offset(flt.offset)
+        .limit(flt.limit)
+    )
     rows: list[tuple[Customer, CustomerScore | None]] = [(row[0], row[1]) for row in session.execute(stmt).all()]
     return rows, int(total or 0)
 
