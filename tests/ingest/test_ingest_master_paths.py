@@ -218,3 +218,33 @@ def test_a_first_load_keeps_every_index(settings: Settings, engine: Engine, tmp_
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT customer_id FROM customers WHERE phone_bidx = 'x'").all()
     assert "ix_customers_phone_bidx" in str(plan)
+
+
+def test_later_files_check_references_against_the_keys_this_load_applied(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_back: list[str] = []
+    real_keys = repository.keys
+
+    def keys(conn: Any, table_name: str) -> Any:
+        read_back.append(table_name)
+        return real_keys(conn, table_name)
+
+    monkeypatch.setattr(repository, "keys", keys)
+    bundle = _bigger_bundle()
+    bundle["customers"][3]["phone"] = "bad"  # rejected, so its account is an unknown key
+    report = load(settings, engine, write_bundle(tmp_path / "b1", bundle))
+    assert read_back == ["branches"]  # only the self-reference, before branches is applied
+    assert report.files["accounts"].reasons == {"unknown_key": 1}
+    assert report.files["transactions"].rejected == 0 and report.files["behavior_events"].rejected == 0
+
+    # a later bundle without customers reads them from the database, where the first load left them
+    read_back.clear()
+    rejected_customer = bundle["customers"][3]["customer_id"]
+    accounts = [
+        dict(bundle["accounts"][0], account_id="A900"),
+        dict(bundle["accounts"][0], account_id="A901", customer_id=rejected_customer),
+    ]
+    report = load(settings, engine, write_bundle(tmp_path / "b2", {"accounts": accounts}))
+    assert sorted(read_back) == ["customers", "products"]
+    assert report.files["accounts"].accepted == 1 and report.files["accounts"].reasons == {"unknown_key": 1}

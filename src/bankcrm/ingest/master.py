@@ -9,6 +9,7 @@ starts, and the stored consent flag whether a consent event is recorded.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,12 @@ def lake_view_sql(spec: FileSpec, table: str) -> str:
     return f"SELECT {', '.join(exprs)} FROM {table} WHERE {FAULT} IS NULL"
 
 
+@dataclass(frozen=True)
+class Applied:
+    written: int  # rows inserted or updated
+    keys: pa.Table  # one column ``k``: every key of the table after the write, as repository.keys gives it
+
+
 def apply(
     con: duckdb.DuckDBPyConnection,
     conn: Connection,
@@ -56,8 +63,8 @@ def apply(
     table: str,
     cipher: FieldCipher,
     fingerprint_key: str,
-) -> int:
-    """Upsert the accepted rows of ``table`` that are new or changed; returns how many were written."""
+) -> Applied:
+    """Upsert the accepted rows of ``table`` that are new or changed; returns how many, and the table's keys."""
     state = repository.master_state(conn, spec.name)
     con.register("db_state", state)
     key = q(spec.key[0])
@@ -81,8 +88,11 @@ def apply(
         if state.num_rows == 0 and spec.name in _INDEXES_AFTER:
             stack.enter_context(repository.indexes_built_after(conn, spec.name))
         written = _write(con.sql(sql), conn, spec, cipher)
+    # every key the table holds now: the stored ones and this file's accepted ones (the only writer is this load)
+    keys = con.sql(f"SELECT k FROM db_state UNION SELECT {key} AS k FROM {table} WHERE {FAULT} IS NULL")
+    known = keys.to_arrow_table()
     con.unregister("db_state")
-    return written
+    return Applied(written, known)
 
 
 def _write(rel: duckdb.DuckDBPyRelation, conn: Connection, spec: FileSpec, cipher: FieldCipher) -> int:

@@ -205,6 +205,8 @@ class _FileLoader:
         self.staging = staging
         self.fingerprint_key = _derived_key(cipher, "ingest-fingerprint")
         self.pseudonym_key = _derived_key(cipher, "counterparty-pseudonym")
+        # keys of the master files this load applied, so later files need not read millions back from the database
+        self.known_keys: dict[str, pa.Table] = {}
 
     def load(self, bundle_file: BundleFile) -> FileReport:
         spec = bundle_file.spec
@@ -229,7 +231,8 @@ class _FileLoader:
         rejects.store(self.con, self.conn, self.cipher, self.load_id, spec, STAGED)
         step("rejects")
         if spec.master:
-            master.apply(self.con, self.conn, spec, STAGED, self.cipher, self.fingerprint_key)
+            applied = master.apply(self.con, self.conn, spec, STAGED, self.cipher, self.fingerprint_key)
+            self.known_keys[spec.name] = applied.keys
             step("database")
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW lake_new AS {master.lake_view_sql(spec, STAGED)}")
             self.staging.stage_master(self.con, spec.name, "lake_new", spec.key[0])
@@ -269,11 +272,16 @@ class _FileLoader:
             self.con.execute(f"DROP VIEW IF EXISTS {SOURCE}")
 
     def _parent_views(self, spec: FileSpec) -> dict[str, str]:
-        """Known keys of each referenced file: the database, which already holds this bundle's accepted rows."""
+        """Known keys of each referenced file: the database, which already holds this bundle's accepted rows.
+
+        For a file this load applied, the same keys come from its own result (stored keys plus
+        accepted ones) rather than from reading the table back.
+        """
         views = {}
         for parent in {fk.parent for fk in spec.foreign_keys}:
             view = f"keys_{parent}"
-            self.con.register(view, repository.keys(self.conn, parent))
+            known = self.known_keys.get(parent)
+            self.con.register(view, known if known is not None else repository.keys(self.conn, parent))
             views[parent] = view
         return views
 
