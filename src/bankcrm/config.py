@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     password_hash_parallelism: int = 4
+    # connections kept open per process (PostgreSQL), and how many more a burst may open and close;
+    # the web app serves up to 40 requests at once per process, so keep the pool near that
+    db_pool_size: int = Field(default=20, ge=1, le=200, description="database connections kept per process")
+    db_max_overflow: int = Field(default=20, ge=0, le=200, description="extra connections a burst may open")
     # the Secure flag on the web app's cookies; None means on in prod (behind TLS), off in dev
     cookie_secure: bool | None = Field(default=None, description="Secure cookies; default on when env is prod")
 
