@@ -204,6 +204,7 @@ def test_scope_rm_team_lead_branch_manager_and_escalation(factory) -> None:
         view = work_service.task_detail(s, RM1, s1, actor=ACTOR, clock=Clock())
         assert view.facts == {"max_days_past_due": 12}
         assert view.rule is not None and view.rule.rule_id == "overdue"
+    with session_scope(factory) as s:  # audit events are chained when their transaction commits
         assert search(s, action="task.view", target_id=str(s1))
 
 
