@@ -277,7 +277,5 @@ def customer_360(
     run_id, as_of = _current_run(session)
     score = scores_repo.score_of(session, run_id, customer_id) if run_id is not None else None
     history = [(h.as_of, h.tier) for h in scores_repo.tier_history_of(session, customer_id)]
-    # audited after the reads: appending to the hash chain locks its head until the commit, and
-    # every other audited request of every process waits for that lock
     record(session, actor, AuditAction.CUSTOMER_VIEW, target_type="customer", target_id=customer_id)
     return Customer360(view, score, as_of, history)
