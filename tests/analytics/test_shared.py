@@ -33,6 +33,7 @@ from bankcrm.analytics.features import (
     account_balance_sums,
     customer_days,
     customer_features,
+    months_with,
     window_column,
 )
 from bankcrm.analytics.shared import run_balance_windows, shared_expressions
@@ -243,3 +244,22 @@ def test_every_step_reads_the_shared_aggregates_as_it_computes_them_alone(config
         holdings.account_month_balances(accounts, products, balances, AS_OF, account_sums=shared.account_sums),
         key="account_id",
     )
+
+
+def test_months_with_counts_calendar_months_inside_the_window() -> None:
+    accounts = [account("A1", "C1", "deposit_current"), account("A2", "C2", "deposit_current")]
+    txs = [
+        transaction("t1", "A1", date(2026, 3, 31), -10, "mobile", "purchase"),  # before the window
+        transaction("t2", "A1", date(2026, 4, 2), -10, "mobile", "purchase"),  # first day: April
+        transaction("t3", "A1", date(2026, 4, 30), -10, "mobile", "purchase"),  # April again
+        transaction("t4", "A1", date(2026, 6, 1), -10, "auto", "fee"),  # June, but not initiated
+        transaction("t5", "A1", date(2026, 6, 30), -10, "counter", "cash"),  # last day: June
+        transaction("t6", "A2", date(2026, 5, 15), 10, "auto", "interest"),  # C2: nothing initiated
+    ]
+    days = customer_days(lake_table("accounts", accounts), lake_table("transactions", txs), AS_OF)
+    out = collect(
+        days.group_by("customer_id").aggregate(
+            months=months_with(days.tx_date, days.initiated_count > 0, date(2026, 4, 2), AS_OF)
+        )
+    )
+    assert {c: r["months"] for c, r in out.items()} == {"C1": 2, "C2": 0}  # April and June; May had nothing

@@ -51,15 +51,18 @@ def rfm_aggregates(days: ir.Table) -> dict[str, ir.Value]:
     """Customer-initiated transaction days up to as_of, for ``summarise_days``.
 
     ``first_day_spend`` is the spend of the first such day, so the repeat days' spend is the
-    total less that (exact: both are decimal sums).
+    total less that (exact: both are decimal sums). It is the smallest (day, spend) pair — a
+    plain aggregate both engines compute in bounded memory; an ordered aggregate (``argmin``
+    compiles to ``FIRST(… ORDER BY …)`` on DuckDB) keeps every day of a customer in memory.
     """
     initiated = days.initiated_count > 0
+    first_day = ibis.struct({"day": days.tx_date, "spend": days.initiated_volume}).min(where=initiated)
     return {
         "initiated_days": days.tx_date.count(where=initiated),
         "first_initiated_day": days.tx_date.min(where=initiated),
         "last_initiated_day": days.tx_date.max(where=initiated),
         "initiated_spend": days.initiated_volume.sum(where=initiated),
-        "first_day_spend": days.initiated_volume.argmin(days.tx_date, where=initiated),
+        "first_day_spend": first_day.spend,
     }
 
 

@@ -24,6 +24,7 @@ from bankcrm.analytics.features import (
     customer_days,
     day_offset,
     left_join_on,
+    months_with,
     summarise_days,
     window_column,
 )
@@ -299,11 +300,9 @@ def _last_investments(tx: ir.Table, facts: ir.Table, as_of: date) -> ir.Table:
 def complete_month_aggregates(days: ir.Table, as_of: date, config: RuleFeatureConfig) -> dict[str, ir.Value]:
     """Complete months with a baby purchase, and with a positive payroll, for ``summarise_days``."""
     first, last = complete_month_range(as_of, config.complete_months)
-    in_range = (days.tx_date >= ibis.date(first)) & (days.tx_date <= ibis.date(last))
-    month = days.tx_date.year() * 100 + days.tx_date.month()
     return {
-        "baby_purchase_months_3m": month.nunique(where=in_range & (days.baby_purchase_count > 0)),
-        "payroll_complete_months_3m": month.nunique(where=in_range & (days.payroll_count > 0)),
+        "baby_purchase_months_3m": months_with(days.tx_date, days.baby_purchase_count > 0, first, last),
+        "payroll_complete_months_3m": months_with(days.tx_date, days.payroll_count > 0, first, last),
     }
 
 
