@@ -109,3 +109,33 @@ def test_compliance_reads_masked_marketing_and_admin_not_at_all(bank) -> None:
     for role in ("marketing", "admin"):
         with pytest.raises(PermissionDenied), session_scope(factory) as s:
             service.view_customer(s, who(role), "C1", actor=Actor(role), cipher=cipher, masker=Masker())
+
+
+def test_list_total_on_every_page_including_one_past_the_end(bank) -> None:
+    factory, cipher = bank
+    manager = who("branch_manager", branch_id="B1")
+    actor = Actor.user(1, "branch_manager-user")
+
+    def page(number: int, **query: object) -> tuple[list[str], int]:
+        with session_scope(factory) as s:
+            found = service.list_customers(
+                s,
+                manager,
+                service.CustomerQuery(page=number, page_size=1, **query),  # type: ignore[arg-type]
+                actor=actor,
+                cipher=cipher,
+                masker=Masker(),
+            )
+        return [r.customer_id for r in found.rows], found.total
+
+    assert page(1) == (["C1"], 2)
+    assert page(2) == (["C2"], 2)
+    assert page(3) == ([], 2)  # past the end: no row, the total still told
+    assert page(1, q="张") == ([], 0)
+    assert page(2, q="张") == ([], 0)
+    # an RM's total counts only the RM's own customers
+    with session_scope(factory) as s:
+        mine = service.list_customers(
+            s, who("rm", "S1"), service.CustomerQuery(), actor=actor, cipher=cipher, masker=Masker()
+        )
+    assert ([r.customer_id for r in mine.rows], mine.total) == (["C1"], 1)

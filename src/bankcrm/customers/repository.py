@@ -79,18 +79,27 @@ def list_in_scope(
     if flt.maturing_from is not None and flt.maturing_until is not None:
         conditions.append(maturing_between(flt.maturing_from, flt.maturing_until))
     on_run = and_(CustomerScore.customer_id == Customer.customer_id, CustomerScore.run_id == (flt.run_id or -1))
-    base = select(Customer, CustomerScore).outerjoin(CustomerScore, on_run).where(*conditions)
-    total = session.scalar(
-        select(func.count()).select_from(Customer).outerjoin(CustomerScore, on_run).where(*conditions)
-    )
     key = CustomerScore.aum_avg_30d if flt.sort == "aum" else CustomerScore.value_index
+    # the total rides along as a window count, so the matching customers are found once, not twice
     stmt = (
-        base.options(load_only(*LIST_CUSTOMER_COLUMNS, raiseload=True), load_only(*LIST_SCORE_COLUMNS, raiseload=True))
+        select(Customer, CustomerScore, func.count().over().label("total"))
+        .outerjoin(CustomerScore, on_run)
+        .where(*conditions)
+        .options(load_only(*LIST_CUSTOMER_COLUMNS, raiseload=True), load_only(*LIST_SCORE_COLUMNS, raiseload=True))
         .order_by(key.desc().nulls_last(), Customer.customer_id)
         .offset(flt.offset)
         .limit(flt.limit)
     )
-    rows: list[tuple[Customer, CustomerScore | None]] = [(row[0], row[1]) for row in session.execute(stmt).all()]
+    found = session.execute(stmt).all()
+    rows: list[tuple[Customer, CustomerScore | None]] = [(row[0], row[1]) for row in found]
+    if found:
+        return rows, int(found[0][2])
+    if flt.offset == 0:
+        return rows, 0
+    # a page past the end has no row to carry the total: count on its own
+    total = session.scalar(
+        select(func.count()).select_from(Customer).outerjoin(CustomerScore, on_run).where(*conditions)
+    )
     return rows, int(total or 0)
 
 
