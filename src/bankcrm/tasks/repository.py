@@ -54,17 +54,27 @@ def rule_versions(session: Session, rule_id: str) -> Sequence[RuleVersion]:
 
 
 def open_items_table(conn: Connection, rule_ids: Sequence[str]) -> pa.Table:
-    """open_key and task_id of every open item of these rules, as columns."""
-    keys: list[str | None] = []
-    task_ids: list[int] = []
+    """rule_id, customer_id and task_id of every open item of these rules, as columns.
+
+    An open item is one whose ``open_key`` (``customer_id|rule_id``) is set.
+    """
+    columns: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
     if rule_ids:
         rows = conn.execute(
-            select(Task.open_key, Task.task_id).where(Task.open_key.is_not(None), Task.rule_id.in_(rule_ids))
+            select(Task.rule_id, Task.customer_id, Task.task_id).where(
+                Task.open_key.is_not(None), Task.rule_id.in_(rule_ids)
+            )
         )
-        for key, task_id in rows:
-            keys.append(key)
-            task_ids.append(task_id)
-    return pa.table({"open_key": pa.array(keys, pa.string()), "task_id": pa.array(task_ids, pa.int64())})
+        for row in rows:
+            for values, value in zip(columns, row, strict=True):
+                values.append(value)
+    return pa.table(
+        {
+            "rule_id": pa.array(columns[0], pa.string()),
+            "customer_id": pa.array(columns[1], pa.string()),
+            "task_id": pa.array(columns[2], pa.int64()),
+        }
+    )
 
 
 def recently_closed(conn: Connection, since_by_rule: dict[str, datetime]) -> set[tuple[str, str]]:

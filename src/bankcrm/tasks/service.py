@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -348,8 +347,12 @@ def record_run_items(
 
     result = RunItems()
     repo.delete_hits(conn, run_id)  # a re-published run starts its list again
+    # each rule's open items on their own, so a rule's hits are matched against its items alone
     open_now = repo.open_items_table(conn, [r.rule_id for r in rules])
-    open_keys, open_task_ids = _column(open_now, "open_key"), _column(open_now, "task_id")
+    open_by_rule = {
+        rule_id: open_now.filter(pc.equal(open_now.column("rule_id"), rule_id))
+        for rule_id in pc.unique(open_now.column("rule_id")).to_pylist()
+    }
     cooling: dict[str, set[str]] = {}
     for customer_id, rule_id in repo.recently_closed(
         conn, {r.rule_id: now - timedelta(days=r.cooldown_days) for r in rules if r.cooldown_days > 0}
@@ -366,10 +369,13 @@ def record_run_items(
         if taken.num_rows == 0:
             result.by_rule[rule.rule_id] = 0
             continue
-        keys = pc.binary_join_element_wise(_column(taken, "customer_id"), pa.scalar(rule.rule_id), "|")
-        at = pc.index_in(keys, value_set=open_keys)
-        existing = at.is_valid()
-        reconfirmed.append(open_task_ids.take(at.filter(existing)))
+        mine = open_by_rule.get(rule.rule_id)
+        if mine is None:
+            existing = pa.array(np.zeros(taken.num_rows, dtype=bool))
+        else:
+            at = pc.index_in(_column(taken, "customer_id"), value_set=_column(mine, "customer_id"))
+            existing = at.is_valid()
+            reconfirmed.append(_column(mine, "task_id").take(at.filter(existing)))
         new = taken.filter(pc.invert(existing))
         due = _due_column(rule, new, last_contact.get(rule.rule_id), now)
         if due is not None:  # a contact plan: customers contacted recently enough are not due
@@ -385,8 +391,8 @@ def record_run_items(
         if new.num_rows == 0:
             continue
         items = _new_items(rule, run_id, new, due, assignments, columns_by_rule.get(rule.rule_id, ()), now)
-        for kind, n in Counter(items.column("kind").to_pylist()).items():
-            result.created[kind] = result.created.get(kind, 0) + n
+        for entry in pc.value_counts(items.column("kind")).to_pylist():
+            result.created[entry["values"]] = result.created.get(entry["values"], 0) + entry["counts"]
         repo.insert_items(conn, items)
     repo.record_hits_for_new(conn, run_id)
     task_ids = pa.concat_arrays(reconfirmed).to_pylist() if reconfirmed else []
