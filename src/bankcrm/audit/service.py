@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,6 +145,41 @@ def row_hash(row: Any) -> str:
     return chain_hash(row.prev_hash, content)
 
 
+@dataclass(frozen=True)
+class PendingContent:
+    """An event's content before it is chained (the columns of ``audit_pending`` but the id)."""
+
+    occurred_at: datetime
+    actor: str
+    actor_user_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    details_json: str
+    client_address: str | None
+
+
+def _event_content(
+    actor: Actor,
+    action: str,
+    target_type: str | None,
+    target_id: str | None,
+    details: Mapping[str, Any] | None,
+    occurred_at: datetime,
+) -> PendingContent:
+    return PendingContent(
+        # stored as UTC on both backends; hashing the UTC form keeps the hash stable across the round trip
+        occurred_at=occurred_at.astimezone(UTC),
+        actor=actor.name[:64],
+        actor_user_id=actor.user_id,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id)[:64],
+        details_json=canonical_json(dict(details or {})),
+        client_address=actor.client_address,
+    )
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -160,18 +195,8 @@ def record(
     The event commits or rolls back with the caller's action; it joins the chain (gets its
     sequence number and hash) when it is sealed after the commit.
     """
-    values = {
-        # stored as UTC on both backends; hashing the UTC form keeps the hash stable across the round trip
-        "occurred_at": clock().astimezone(UTC),
-        "actor": actor.name[:64],
-        "actor_user_id": actor.user_id,
-        "action": action,
-        "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id)[:64],
-        "details_json": canonical_json(dict(details or {})),
-        "client_address": actor.client_address,
-    }
-    pending_id = repo.insert_pending(session, values)
+    content = _event_content(actor, action, target_type, target_id, details, clock())
+    pending_id = repo.insert_pending(session, asdict(content))
     # the connection the commit happens on: the after-commit hook seals on it
     session.info[_RECORDED] = session.connection()
     return pending_id
@@ -441,20 +466,6 @@ def verify(session: Session) -> VerifyResult:
 
 
 @dataclass(frozen=True)
-class PendingContent:
-    """An event's content before it is chained (the columns of ``audit_pending`` but the id)."""
-
-    occurred_at: datetime
-    actor: str
-    actor_user_id: int | None
-    action: str
-    target_type: str | None
-    target_id: str | None
-    details_json: str
-    client_address: str | None
-
-
-@dataclass(frozen=True)
 class PurgeResult:
     rows_deleted: int
     through_seq: int | None
@@ -503,17 +514,9 @@ def purge(session: Session, *, older_than: timedelta, actor: Actor, clock: Clock
         "older_than_days": older_than.days,
         "cutoff": cutoff.isoformat(),
     }
-    purge_event = PendingContent(
-        occurred_at=now.astimezone(UTC),
-        actor=actor.name[:64],
-        actor_user_id=actor.user_id,
-        action=AuditAction.AUDIT_PURGE,
-        target_type=None,
-        target_id=None,
-        details_json=canonical_json(details),
-        client_address=actor.client_address,
-    )
-    _append_locked(conn, head.last_seq, head.last_hash, [purge_event])
+    purge_event = _event_content(actor, AuditAction.AUDIT_PURGE, None, None, details, now)
+    # after the events sealed above; the head stays locked, so nothing came in between
+    _append_locked(conn, last_seq, last_hash, [purge_event])
     return PurgeResult(deleted, through, cutoff)
 
 
