@@ -124,10 +124,6 @@ def _in_scope(session: Session, principal: Principal, customer_id: str) -> None:
         raise NotFound("customer")
 
 
-def _current_run(session: Session) -> tuple[int, date] | None:
-    return scores_repo.current_run(session)
-
-
 def _money(value: Decimal | float | int | None) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT)
 
@@ -138,7 +134,7 @@ def _share(part: Decimal, whole: Decimal) -> float:
 
 def holdings_of(session: Session, customer_id: str) -> Holdings | None:
     """The published positions by category (unchecked: callers check scope and audit); None before any run."""
-    current = _current_run(session)
+    current = scores_repo.current_run(session)
     if current is None:
         return None
     run_id, as_of = current
@@ -176,7 +172,7 @@ def holdings_of(session: Session, customer_id: str) -> Holdings | None:
 
 def aum_trend_of(session: Session, customer_id: str) -> AumTrend | None:
     """The 12 published month-ends, months without holdings as zero (unchecked); None before any run."""
-    current = _current_run(session)
+    current = scores_repo.current_run(session)
     if current is None:
         return None
     run_id, as_of = current

@@ -146,6 +146,9 @@ ITEM_COLUMNS = (
 )
 
 
+ASSIGNMENT = ("customer_id", "rm_id", "branch_id")
+
+
 def current_assignments_table(conn: Connection) -> pa.Table:
     """customer_id, rm_id and branch_id as the operational database has them now, as columns.
 
@@ -157,9 +160,6 @@ def current_assignments_table(conn: Connection) -> pa.Table:
         for values, value in zip(columns, row, strict=True):
             values.append(value)
     return pa.table({name: pa.array(values, pa.string()) for name, values in zip(ASSIGNMENT, columns, strict=True)})
-
-
-ASSIGNMENT = ("customer_id", "rm_id", "branch_id")
 
 
 def insert_items(conn: Connection, items: pa.Table) -> int:
