@@ -327,16 +327,6 @@ def ensure_teams(conn: Connection, teams: Sequence[dict[str, Any]]) -> None:
     _executemany(conn, TEAMS, stmt, teams)
 
 
-def insert_consent_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        _executemany(conn, CONSENT_EVENTS, insert(CONSENT_EVENTS), rows)
-
-
-def insert_contact_versions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        _executemany(conn, CONTACT_VERSIONS, insert(CONTACT_VERSIONS), rows)
-
-
 def insert_rejects(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         _executemany(conn, REJECTS, insert(REJECTS), rows)
