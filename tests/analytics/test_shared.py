@@ -31,9 +31,12 @@ from bankcrm.analytics.config import NightlyConfig
 from bankcrm.analytics.features import (
     DayWindow,
     account_balance_sums,
+    activity_aggregates,
     customer_days,
     customer_features,
     months_with,
+    summarise_days,
+    transaction_rows,
     window_column,
 )
 from bankcrm.analytics.shared import run_balance_windows, shared_expressions
@@ -122,6 +125,65 @@ def test_customer_days_by_hand() -> None:
             "baby_purchase_count": 1,
         },
     ]
+
+
+def test_transaction_rows_sum_to_customer_days() -> None:
+    accounts = [account("A1", "C1", "deposit_current"), account("A2", "C1", "credit_card")]
+    d1, d2 = days_before(1), days_before(0)
+    txs = [
+        transaction("t1", "A1", d1, -100, "mobile", "transfer_out"),
+        transaction("t2", "A2", d1, -50.5, "counter", "purchase"),
+        transaction("t3", "A1", d1, -2, "auto", "fee"),
+        transaction("t4", "A1", d2, 8_000, "auto", "payroll"),
+        transaction("t5", "A1", d2, -3, "counter", "fee"),
+        transaction("t6", "A2", d2, -20, "pos", "purchase") | {"merchant_group": "baby"},
+        transaction("t7", "A1", date(2026, 7, 1), -70, "mobile", "purchase"),  # after as_of: left out
+    ]
+    acc, tx = lake_table("accounts", accounts), lake_table("transactions", txs)
+    rows = transaction_rows(acc, tx, AS_OF)
+    by_tx = {
+        (r["tx_date"], r["initiated_volume"], r["fee_volume"]): r
+        for r in evaluate(rows.order_by(["tx_date", "initiated_count"])).to_pylist()
+    }
+    assert len(by_tx) == 6
+    # t2 at the counter: initiated, counted at the counter, no fee
+    t2 = by_tx[(d1, money("50.50"), None)]
+    assert (t2["initiated_count"], t2["mobile_count"], t2["counter_count"], t2["payroll_count"]) == (1, 0, 1, 0)
+    # t4 payroll booked by the bank: not initiated, no volume, a payroll count
+    t4 = by_tx[(d2, None, None)]
+    assert (t4["initiated_count"], t4["payroll_count"], t4["baby_purchase_count"]) == (0, 1, 0)
+    # summed per day they are exactly customer_days
+    count_cols = ["initiated_count", "mobile_count", "counter_count", "payroll_count", "baby_purchase_count"]
+    summed = rows.group_by(["customer_id", "tx_date"]).aggregate(
+        **{c: rows[c].sum() for c in count_cols},
+        initiated_volume=rows.initiated_volume.sum(),
+        fee_volume=rows.fee_volume.sum(),
+    )
+    days = customer_days(acc, tx, AS_OF)
+    assert collect(summed.mutate(key=summed.tx_date.cast("string")), "key") == collect(
+        days.mutate(key=days.tx_date.cast("string")), "key"
+    )
+
+
+@pytest.mark.parametrize("config", [NightlyConfig(), NightlyConfig(activity_window_days=60, growth_lag_days=150)])
+def test_day_free_aggregates_agree_over_transactions_and_days(config: NightlyConfig) -> None:
+    bank = _small_bank()
+    accounts = lake_table("accounts", bank["accounts"])
+    transactions = lake_table("transactions", bank["transactions"])
+    rule_config = rule_features.RuleFeatureConfig()
+
+    def aggregates(rows: ir.Table) -> dict[str, ir.Value]:
+        return {
+            **activity_aggregates(rows, AS_OF, config),
+            **lifetime.history_aggregates(rows, AS_OF, HISTORY_START),
+            **rule_features.complete_month_aggregates(rows, AS_OF, rule_config),
+        }
+
+    rows = transaction_rows(accounts, transactions, AS_OF)
+    days = customer_days(accounts, transactions, AS_OF)
+    over_rows = collect(summarise_days(rows, aggregates(rows)))
+    assert over_rows == collect(summarise_days(days, aggregates(days)))
+    assert len(over_rows) == 2
 
 
 def _small_bank() -> dict[str, list[dict]]:

@@ -219,6 +219,30 @@ def is_customer_initiated(transactions: ir.Table) -> ir.BooleanValue:
     return ~transactions.category.isin(NON_CUSTOMER_TX_CATEGORIES) & (transactions.channel != "auto")
 
 
+def _transaction_flags(tx: ir.Table) -> dict[str, ir.BooleanValue]:
+    """What a run counts of one transaction, by name; the one place these conditions are written.
+
+    ``initiated`` (customer-initiated), ``mobile`` and ``counter`` among those, ``fee`` (any
+    channel), ``payroll`` (positive payroll, any channel), ``baby_purchase`` (purchases at
+    merchant group baby).
+    """
+    initiated = is_customer_initiated(tx)
+    return {
+        "initiated": initiated,
+        "mobile": initiated & tx.channel.isin(MOBILE_CHANNELS),
+        "counter": initiated & (tx.channel == COUNTER_CHANNEL),
+        "fee": tx.category == "fee",
+        "payroll": (tx.category == "payroll") & (tx.amount > 0),
+        "baby_purchase": (tx.category == "purchase") & (tx.merchant_group == "baby"),
+    }
+
+
+def _owned_transactions(accounts: ir.Table, transactions: ir.Table, as_of: date) -> ir.Table:
+    """Transactions on or before as_of with their owner's customer_id."""
+    tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
+    return tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
+
+
 def customer_days(accounts: ir.Table, transactions: ir.Table, as_of: date) -> ir.Table:
     """Per customer and tx_date (on or before as_of): what the run's steps need to know of that day's transactions.
 
@@ -228,18 +252,54 @@ def customer_days(accounts: ir.Table, transactions: ir.Table, as_of: date) -> ir
     channel), ``payroll_count`` (positive payroll, any channel), ``baby_purchase_count``
     (purchases at merchant group baby). Sums are null on a day without such transactions.
     """
-    tx = transactions.filter(transactions.tx_date <= ibis.date(as_of))
-    tx = tx.join(accounts.select("account_id", "customer_id"), "account_id", how="inner")
-    initiated = is_customer_initiated(tx)
+    tx = _owned_transactions(accounts, transactions, as_of)
+    flags = _transaction_flags(tx)
     volume = tx.amount.abs()
     return tx.group_by(["customer_id", "tx_date"]).aggregate(
-        initiated_count=tx.amount.count(where=initiated),
-        initiated_volume=volume.sum(where=initiated),
-        mobile_count=tx.amount.count(where=initiated & tx.channel.isin(MOBILE_CHANNELS)),
-        counter_count=tx.amount.count(where=initiated & (tx.channel == COUNTER_CHANNEL)),
-        fee_volume=volume.sum(where=tx.category == "fee"),
-        payroll_count=tx.amount.count(where=(tx.category == "payroll") & (tx.amount > 0)),
-        baby_purchase_count=tx.amount.count(where=(tx.category == "purchase") & (tx.merchant_group == "baby")),
+        initiated_count=tx.amount.count(where=flags["initiated"]),
+        initiated_volume=volume.sum(where=flags["initiated"]),
+        mobile_count=tx.amount.count(where=flags["mobile"]),
+        counter_count=tx.amount.count(where=flags["counter"]),
+        fee_volume=volume.sum(where=flags["fee"]),
+        payroll_count=tx.amount.count(where=flags["payroll"]),
+        baby_purchase_count=tx.amount.count(where=flags["baby_purchase"]),
+    )
+
+
+def transaction_rows(accounts: ir.Table, transactions: ir.Table, as_of: date) -> ir.Table:
+    """``customer_days``' columns for each transaction on or before as_of, without the grouping by day.
+
+    Each count is 1 or 0 and each volume is |amount| or null, so a sum over any set of these rows
+    equals the sum over the same days of ``customer_days``. Aggregates made only of such sums,
+    of the latest or earliest tx_date with a count above 0, and of ``months_with`` give the same
+    answer over either table (``activity_aggregates``, ``lifetime.history_aggregates``,
+    ``rule_features.complete_month_aggregates``); counting rows does not (``rfm_aggregates``
+    counts days, so it needs ``customer_days``). A step computed alone sums these rows straight
+    into one row per customer, skipping the per-day grouping (one row per customer and day,
+    nearly as many as there are transactions), which only the run's shared summary needs.
+    """
+    tx = _owned_transactions(accounts, transactions, as_of)
+    flags = _transaction_flags(tx)
+    volume = tx.amount.abs()
+    one, zero = ibis.literal(1, type="int64"), ibis.literal(0, type="int64")
+    no_volume = ibis.null(volume.type())
+
+    def count(flag: str) -> ir.IntegerValue:
+        return ibis.ifelse(flags[flag], one, zero)
+
+    def amount(flag: str) -> ir.NumericValue:
+        return ibis.ifelse(flags[flag], volume, no_volume)
+
+    return tx.select(
+        "customer_id",
+        "tx_date",
+        initiated_count=count("initiated"),
+        initiated_volume=amount("initiated"),
+        mobile_count=count("mobile"),
+        counter_count=count("counter"),
+        fee_volume=amount("fee"),
+        payroll_count=count("payroll"),
+        baby_purchase_count=count("baby_purchase"),
     )
 
 
@@ -262,12 +322,12 @@ def months_with(day: ir.DateValue, condition: ir.BooleanValue, first: date, last
 
 
 def summarise_days(days: ir.Table, aggregates: dict[str, ir.Value]) -> ir.Table:
-    """Per customer: the given aggregates over ``customer_days`` rows (one pass for every step that asks)."""
+    """Per customer: the given aggregates over ``customer_days`` (or ``transaction_rows``) rows, in one pass."""
     return days.group_by("customer_id").aggregate(**aggregates)
 
 
 def activity_aggregates(days: ir.Table, as_of: date, config: NightlyConfig | None = None) -> dict[str, ir.Value]:
-    """The SPEC 4.2 activity sums over ``customer_days``, as aggregates for ``summarise_days``.
+    """The SPEC 4.2 activity sums over ``customer_days`` or ``transaction_rows``, as aggregates for ``summarise_days``.
 
     Windows by tx_date (already the Asia/Shanghai calendar date): activity [as_of − 89, as_of];
     growth base [as_of − 271, as_of − 182]; active months [as_of − 181, as_of]. last_tx_date
@@ -308,13 +368,14 @@ def customer_activity_features(
     """Per customer with transactions on or before as_of: SPEC 4.2 activity, fees and cost drivers.
 
     ``customer_summary``: the run's shared ``summarise_days`` table holding at least the
-    ``activity_aggregates`` (computed here from ``transactions`` when not given).
+    ``activity_aggregates`` (computed here from ``transactions`` when not given, summing
+    ``transaction_rows`` straight into one row per customer).
     """
     config = config or NightlyConfig()
     sums = customer_summary
     if sums is None:
-        days = customer_days(accounts, transactions, as_of)
-        sums = summarise_days(days, activity_aggregates(days, as_of, config))
+        rows = transaction_rows(accounts, transactions, as_of)
+        sums = summarise_days(rows, activity_aggregates(rows, as_of, config))
     tx_amount = _to_float(sums.tx_amount_sum).fill_null(0.0)
     base_amount = _to_float(sums.base_amount_sum).fill_null(0.0)
     count = sums.tx_count_90d.cast("float64")
