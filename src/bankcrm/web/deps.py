@@ -33,7 +33,11 @@ class NotAuthenticated(Exception):
     """No live session or valid API token (pages: redirect to login; API: 401)."""
 
 
-def get_runtime(request: Request) -> WebRuntime:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its
+# thread pool, and a hop to a worker thread and back costs more than these functions do.
+
+
+async def get_runtime(request: Request) -> WebRuntime:
     runtime: WebRuntime = request.app.state.web
     return runtime
 
@@ -97,11 +101,11 @@ def get_auth(request: Request, db: DbSession, runtime: Runtime) -> Auth:
 CurrentAuth = Annotated[Auth, Depends(get_auth)]
 
 
-def get_user(auth: CurrentAuth) -> User:
+async def get_user(auth: CurrentAuth) -> User:
     return auth.user
 
 
-def get_principal(auth: CurrentAuth) -> Principal:
+async def get_principal(auth: CurrentAuth) -> Principal:
     return auth.principal
 
 
@@ -109,12 +113,18 @@ CurrentUser = Annotated[User, Depends(get_user)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_actor(request: Request, auth: CurrentAuth) -> Actor:
+async def get_actor(request: Request, auth: CurrentAuth) -> Actor:
     return Actor.user(auth.user.id, auth.user.username, client_address(request))
 
 
 RequestActor = Annotated[Actor, Depends(get_actor)]
-Tr = Annotated[Translator, Depends(translator)]
+
+
+async def get_translator(request: Request) -> Translator:
+    return translator(request)
+
+
+Tr = Annotated[Translator, Depends(get_translator)]
 
 # A PostgreSQL INTEGER (and so every id column here) holds at most 2**31 - 1; an id outside that is
 # refused by validation (422) instead of reaching the database and failing there (a 500).
