@@ -140,8 +140,12 @@ def web_bank(any_settings: Settings, any_engine: Engine) -> WebBank:
 
 
 @pytest.fixture
-def web_app(web_bank: WebBank) -> FastAPI:
-    return create_app(web_bank.settings, engine=web_bank.engine, hasher=web_bank.hasher, clock=web_bank.clock)
+def web_app(web_bank: WebBank) -> Iterator[FastAPI]:
+    app = create_app(web_bank.settings, engine=web_bank.engine, hasher=web_bank.hasher, clock=web_bank.clock)
+    yield app
+    sealer = app.state.web.sealer
+    if sealer is not None:  # PostgreSQL: stop the background sealer before the test's schema goes
+        sealer.stop()
 
 
 @pytest.fixture

@@ -81,7 +81,10 @@ def bank360(web_bank: WebBank) -> WebBank:
 def app360(bank360: WebBank):
     from bankcrm.web import create_app
 
-    return create_app(bank360.settings, engine=bank360.engine, hasher=bank360.hasher, clock=bank360.clock)
+    app = create_app(bank360.settings, engine=bank360.engine, hasher=bank360.hasher, clock=bank360.clock)
+    yield app
+    if app.state.web.sealer is not None:  # PostgreSQL: stop the background sealer before the schema goes
+        app.state.web.sealer.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bankcrm.audit.models import AuditEvent
@@ -53,7 +54,7 @@ def _ids(client: TestClient, **params: object) -> list[str]:
 
 
 def test_maturing_within_days_finds_open_deposits_and_wealth_products_in_scope(
-    client: TestClient, web_bank: WebBank
+    client: TestClient, web_app: FastAPI, web_bank: WebBank
 ) -> None:
     _accounts(web_bank)
     login(client, "demo.rm")
@@ -63,6 +64,7 @@ def test_maturing_within_days_finds_open_deposits_and_wealth_products_in_scope(
     assert _ids(client, maturing_within_days=90) == ["C1", "C3"]
     assert _ids(client, maturing_within_days=90, tier="vip") == ["C1"]
     assert client.get("/api/v1/customers", params={"maturing_within_days": 400}).status_code == 422
+    web_app.state.web.flush_audit()  # PostgreSQL: the app seals in the background
     with session_scope(session_factory(web_bank.engine)) as s:
         last = s.query(AuditEvent).order_by(AuditEvent.seq.desc()).first()
         assert last is not None and '"maturing_within_days":90' in last.details_json

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from bankcrm.audit.service import search, verify
+from bankcrm.audit.service import seal, search, verify
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.web.i18n import CODE_LABELS, Translator, catalog, format_money
 from conftest import ID_C1, PHONE_C1, login
 
 
 def _events(web_bank, action: str):
+    seal(web_bank.engine)  # on PostgreSQL the app seals in the background; read what has been committed
     with session_scope(session_factory(web_bank.engine)) as s:
         return [(e.actor, e.target_id, json.loads(e.details_json)) for e in search(s, action=action, limit=100)]
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from bankcrm.audit import service
 from bankcrm.audit.schemas import AuditEventPage, AuditEventRead
-from bankcrm.web.deps import CurrentPrincipal, DbSession
+from bankcrm.web.deps import CurrentPrincipal, DbSession, Runtime
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 @router.get("/events", response_model=AuditEventPage)
 def events(
     db: DbSession,
+    runtime: Runtime,
     principal: CurrentPrincipal,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=40, description="exact, or a family ending in '.'")] = None,
@@ -29,5 +30,6 @@ def events(
 ) -> AuditEventPage:
     """Newest first; needs ``audit.read``."""
     query = service.AuditQuery(actor, action, target_type, target_id, since, until, page, page_size)
+    runtime.flush_audit()  # events of requests that have returned, not yet sealed in the background
     found = service.search_for(db, principal, query)
     return AuditEventPage(items=[AuditEventRead.of(e) for e in found], page=page, page_size=page_size)

@@ -12,7 +12,9 @@ Writing happens in two steps, so requests never wait on each other to audit:
    processes write. Sessions made by ``db.engine.session_factory`` seal right after every
    commit that recorded an event (``install_seal_hook``), so an event is in ``audit_events``
    by the time the request or command that wrote it returns, or, when a concurrent sealer
-   held the chain head at that moment, as soon as that sealer commits its next round.
+   held the chain head at that moment, as soon as that sealer commits its next round. The
+   web app on PostgreSQL hands that work to a background thread instead (``audit.sealer``),
+   which seals the events of many requests in one transaction a moment later.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -34,6 +36,9 @@ from bankcrm.db.base import utcnow
 from bankcrm.security.auth import Clock, system_clock
 from bankcrm.security.masking import Masker
 from bankcrm.security.permissions import Permission, Principal, require
+
+if TYPE_CHECKING:
+    from bankcrm.audit.sealer import BackgroundSealer
 
 # SPEC section 9: kept at least 6 months; a purge of anything younger is refused
 MIN_RETENTION = timedelta(days=183)
@@ -284,9 +289,21 @@ def _seal_on(conn: Connection, batch_size: int) -> int:
                 return total
 
 
-def install_seal_hook(factory: sessionmaker[Session]) -> None:
-    """Seal right after every commit of ``factory``'s sessions that recorded an audit event."""
-    event.listen(factory, "after_commit", _seal_after_commit)
+def install_seal_hook(factory: sessionmaker[Session], sealer: BackgroundSealer | None = None) -> None:
+    """After every commit of ``factory``'s sessions that recorded an audit event: seal, or wake ``sealer``.
+
+    Without a sealer the session seals on its own connection before handing it back; with one
+    (``audit.sealer``, the web app on PostgreSQL) the commit only wakes the sealer's thread.
+    """
+    if sealer is None:
+        event.listen(factory, "after_commit", _seal_after_commit)
+    else:
+
+        def _wake_sealer(session: Session) -> None:
+            if not session.in_nested_transaction() and session.info.pop(_RECORDED, None) is not None:
+                sealer.wake()
+
+        event.listen(factory, "after_commit", _wake_sealer)
     event.listen(factory, "after_transaction_end", _forget_recorded)
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bankcrm.audit.service import install_seal_hook
 from bankcrm.config import Settings
+
+if TYPE_CHECKING:
+    from bankcrm.audit.sealer import BackgroundSealer
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -36,10 +39,13 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.close()
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that seal the audit events they recorded right after their commit (``audit.service.seal``)."""
+def session_factory(engine: Engine, *, sealer: BackgroundSealer | None = None) -> sessionmaker[Session]:
+    """Sessions that seal the audit events they recorded right after their commit (``audit.service.seal``).
+
+    With ``sealer`` (``audit.sealer.BackgroundSealer``) a commit only wakes it and it seals moments later.
+    """
     factory = sessionmaker(engine, expire_on_commit=False)
-    install_seal_hook(factory)
+    install_seal_hook(factory, sealer)
     return factory
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -9,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from bankcrm import __version__
+from bankcrm.audit.sealer import BackgroundSealer
 from bankcrm.config import Settings
 from bankcrm.db.engine import make_engine, session_factory
 from bankcrm.security.auth import Clock, system_clock
@@ -53,6 +56,15 @@ def create_app(
     from bankcrm.web import auth_pages, docs, pages
 
     engine = engine or make_engine(settings)
+    # PostgreSQL: one thread per process seals the audit events of many requests together
+    sealer = BackgroundSealer(engine) if engine.dialect.name == "postgresql" else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if sealer is not None:
+            sealer.stop()  # one last seal before the process ends
+
     app = FastAPI(
         title="bankcrm",
         version=__version__,
@@ -61,16 +73,18 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         dependencies=[Depends(csrf_protect)],
+        lifespan=lifespan,
     )
     app.state.web = WebRuntime(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=session_factory(engine, sealer=sealer),
         cipher_source=CipherSource(settings.effective_key_file),
         masker=masker_for(settings),
         hasher=hasher or hasher_for(settings),
         clock=clock,
         cookie_secure=settings.effective_cookie_secure,
+        sealer=sealer,
     )
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
