@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # the web app serves up to 40 requests at once per process, so keep the pool near that
     db_pool_size: int = Field(default=20, ge=1, le=200, description="database connections kept per process")
     db_max_overflow: int = Field(default=20, ge=0, le=200, description="extra connections a burst may open")
+    # a keep-alive connection is closed after this many requests, so the kernel spreads the
+    # reconnecting clients over the web processes again (see web.middleware.ConnectionRecycleMiddleware)
+    web_keepalive_requests: int = Field(
+        default=25, ge=1, le=100_000, description="requests per keep-alive connection before it is closed"
+    )
     # the Secure flag on the web app's cookies; None means on in prod (behind TLS), off in dev
     cookie_secure: bool | None = Field(default=None, description="Secure cookies; default on when env is prod")
 

@@ -20,7 +20,7 @@ from bankcrm.security.masking import masker_for
 from bankcrm.security.passwords import PasswordHasher, hasher_for
 from bankcrm.web.csrf import csrf_protect
 from bankcrm.web.errors import install_error_handlers
-from bankcrm.web.middleware import SecurityHeadersMiddleware
+from bankcrm.web.middleware import ConnectionRecycleMiddleware, SecurityHeadersMiddleware
 from bankcrm.web.runtime import WebRuntime
 
 API_PREFIX = "/api/v1"
@@ -87,6 +87,7 @@ def create_app(
         sealer=sealer,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ConnectionRecycleMiddleware, max_requests=settings.web_keepalive_requests)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     docs.mount_assets(app)

@@ -1,6 +1,8 @@
-"""Security headers on every response (SPEC section 9), as a plain ASGI middleware."""
+"""Plain ASGI middlewares: security headers on every response (SPEC section 9), and keep-alive recycling."""
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,3 +56,54 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ConnectionRecycleMiddleware:
+    """Closes a keep-alive connection after ``max_requests`` requests (``Connection: close`` on the last answer).
+
+    With several worker processes on one listening socket, a connection stays with whichever
+    process accepted it. Clients that keep their connections open (integrations, a reverse
+    proxy's pool) can end up three to one on one process, whose requests then wait two or three
+    times as long while the other process idles. A client whose connection closes opens a new
+    one at its next request, and the kernel hands that one to a process waiting to accept,
+    which is most often the less busy one, so recycling connections every so many requests
+    keeps the processes evenly loaded (the same setting as nginx's ``keepalive_requests``).
+    Connections are told apart by the client's address and port; the table of counts is
+    bounded, its oldest entries dropped first.
+    """
+
+    TABLE_LIMIT = 10_000
+
+    def __init__(self, app: ASGIApp, max_requests: int) -> None:
+        if max_requests < 1:
+            raise ValueError("max_requests must be at least 1")
+        self.app = app
+        self.max_requests = max_requests
+        self._counts: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    def _last_on_connection(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        if not client:
+            return False
+        key = (str(client[0]), int(client[1]))
+        count = self._counts.pop(key, 0) + 1
+        if count >= self.max_requests:
+            return True
+        self._counts[key] = count  # re-inserted: most recent last
+        if len(self._counts) > self.TABLE_LIMIT:
+            self._counts.popitem(last=False)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._last_on_connection(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                headers.append((b"connection", b"close"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
