@@ -9,9 +9,12 @@ same size and months), then, one heavy job at a time, each in its own child proc
 its peak RSS is its own:
 
 - ``run_nightly`` on DuckDB end to end, with its per-step timings (and on Spark with ``--spark``);
-- the feature table three ways: the product's Ibis expressions (``compute_features``, the
-  nightly "features" step), a hand-written DuckDB SQL script over the same lake files, and a
-  plain pandas implementation (skipped with ``--skip-pandas``, which 1M customers needs).
+- the feature table three ways: the product's Ibis expressions (``compute_features``: the
+  expressions of the nightly "features" step, computed alone from the lake), a hand-written
+  DuckDB SQL script over the same lake files, and a plain pandas implementation (skipped with
+  ``--skip-pandas``, which 1M customers needs). In a whole run the "features" step also builds
+  the aggregates the later steps share (``analytics/shared.py``), so it takes longer than the
+  feature table alone.
 
 The three feature tables must agree — floats to 1e-9 relative, integers and dates exactly, nulls
 in the same places — or the script prints every disagreement and exits with status 1: a
@@ -416,7 +419,7 @@ FEATURE_IMPLEMENTATIONS: dict[str, Callable[[Path, date], pa.Table]] = {
     "pandas": features_pandas,
 }
 IMPLEMENTATION_LABELS = {
-    "ibis": "Ibis on DuckDB (`compute_features`, the nightly feature step)",
+    "ibis": "Ibis on DuckDB (`compute_features`, the feature step's expressions alone)",
     "sql": "hand-written DuckDB SQL",
     "pandas": "pandas (pyarrow reader, groupby/merge)",
 }
