@@ -86,7 +86,8 @@ def test_account_balance_sums_by_hand() -> None:
     assert out["A2"]["bal_days_0_0"] == Decimal("0.00")
 
 
-def test_customer_days_by_hand() -> None:
+def _two_days() -> tuple[list[dict], list[dict]]:
+    """Accounts and transactions of one customer on as_of − 1 and as_of, and one after as_of."""
     accounts = [account("A1", "C1", "deposit_current"), account("A2", "C1", "credit_card")]
     d1, d2 = days_before(1), days_before(0)
     txs = [
@@ -98,6 +99,12 @@ def test_customer_days_by_hand() -> None:
         transaction("t6", "A2", d2, -20, "pos", "purchase") | {"merchant_group": "baby"},
         transaction("t7", "A1", date(2026, 7, 1), -70, "mobile", "purchase"),  # after as_of
     ]
+    return accounts, txs
+
+
+def test_customer_days_by_hand() -> None:
+    accounts, txs = _two_days()
+    d1, d2 = days_before(1), days_before(0)
     rows = evaluate(
         customer_days(lake_table("accounts", accounts), lake_table("transactions", txs), AS_OF).order_by("tx_date")
     ).to_pylist()
@@ -128,17 +135,8 @@ def test_customer_days_by_hand() -> None:
 
 
 def test_transaction_rows_sum_to_customer_days() -> None:
-    accounts = [account("A1", "C1", "deposit_current"), account("A2", "C1", "credit_card")]
+    accounts, txs = _two_days()
     d1, d2 = days_before(1), days_before(0)
-    txs = [
-        transaction("t1", "A1", d1, -100, "mobile", "transfer_out"),
-        transaction("t2", "A2", d1, -50.5, "counter", "purchase"),
-        transaction("t3", "A1", d1, -2, "auto", "fee"),
-        transaction("t4", "A1", d2, 8_000, "auto", "payroll"),
-        transaction("t5", "A1", d2, -3, "counter", "fee"),
-        transaction("t6", "A2", d2, -20, "pos", "purchase") | {"merchant_group": "baby"},
-        transaction("t7", "A1", date(2026, 7, 1), -70, "mobile", "purchase"),  # after as_of: left out
-    ]
     acc, tx = lake_table("accounts", accounts), lake_table("transactions", txs)
     rows = transaction_rows(acc, tx, AS_OF)
     by_tx = {
