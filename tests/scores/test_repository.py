@@ -29,6 +29,25 @@ def test_publish_flips_pointer_and_keeps_floats_nulls_and_empty_strings(
         assert rows[2].last_tx_date == date(2026, 3, 1)
 
 
+def test_current_score_of_reads_the_current_run_and_one_customer_at_once(
+    any_engine: Engine, publish: Callable[..., int]
+) -> None:
+    factory = session_factory(any_engine)
+    with session_scope(factory) as s:
+        assert repo.current_score_of(s, "c1") is None  # nothing published yet
+    first = publish(any_engine, date(2026, 3, 31), ["c1", "c2"], ["vip", "ordinary"])
+    second = publish(any_engine, date(2026, 4, 30), ["c1"], ["potential"])
+    with session_scope(factory) as s:
+        found = repo.current_score_of(s, "c1")
+        assert found is not None
+        run_id, as_of, score = found
+        assert (run_id, as_of) == (second, date(2026, 4, 30))
+        assert score is not None and (score.run_id, score.customer_id, score.tier) == (second, "c1", "potential")
+        # c2 has no row in the current run (only in the first): the run is still named, the score is None
+        assert repo.current_score_of(s, "c2") == (second, date(2026, 4, 30), None)
+        assert repo.score_of(s, first, "c2") is not None
+
+
 def test_unpublished_run_is_invisible_then_abandoned(any_engine: Engine, publish: Callable[..., int]) -> None:
     first = publish(any_engine, date(2026, 3, 31), ["c1"], ["vip"])
     factory = session_factory(any_engine)

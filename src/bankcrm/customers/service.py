@@ -274,8 +274,8 @@ def customer_360(
     """The masked customer (audited as ``customer.view``) with latest scores; NotFound when missing or out of scope."""
     require(principal, Permission.CUSTOMER_READ)
     view = masked(_scoped(session, principal, customer_id), cipher, masker)
-    run_id, as_of = _current_run(session)
-    score = scores_repo.score_of(session, run_id, customer_id) if run_id is not None else None
+    current = scores_repo.current_score_of(session, customer_id)
+    as_of, score = (current[1], current[2]) if current is not None else (None, None)
     history = [(h.as_of, h.tier) for h in scores_repo.tier_history_of(session, customer_id)]
     record(session, actor, AuditAction.CUSTOMER_VIEW, target_type="customer", target_id=customer_id)
     return Customer360(view, score, as_of, history)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Connection, cast, delete, func, select, update
+from sqlalchemy import BigInteger, Connection, and_, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bankcrm.db.base import utcnow
@@ -199,6 +199,21 @@ def put_setting(session: Session, key: str, value_json: str, *, by: str | None) 
         row.value_json = value_json
         row.updated_at = utcnow()
         row.updated_by = by
+
+
+def current_score_of(session: Session, customer_id: str) -> tuple[int, date, CustomerScore | None] | None:
+    """The current run's id and as_of with one customer's outputs in it (None when the run has none for them).
+
+    One round trip for what ``current_run`` and ``score_of`` answer in two; None before the first publish.
+    """
+    row = session.execute(
+        select(NightlyRun.id, NightlyRun.as_of, CustomerScore)
+        .select_from(AppState)
+        .join(NightlyRun, NightlyRun.id == cast(AppState.value, BigInteger))
+        .outerjoin(CustomerScore, and_(CustomerScore.run_id == NightlyRun.id, CustomerScore.customer_id == customer_id))
+        .where(AppState.key == CURRENT_RUN_KEY)
+    ).one_or_none()
+    return (int(row[0]), row[1], row[2]) if row is not None else None
 
 
 def score_of(session: Session, run_id: int, customer_id: str) -> CustomerScore | None:
