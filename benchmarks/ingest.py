@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (bundle / f"transactions.{args.format}").exists():
             summary = generate_bundle(bundle, customers=args.customers, months=args.months, fmt=args.format)
             generated = f"generated in {summary.seconds:.1f} s"
+    if not find_files(bundle)[0]:
+        raise SystemExit(f"{bundle}: no extract files (customers.parquet, transactions.csv, …) to load")
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings(home=home)
