@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -58,23 +59,20 @@ def open_items_table(conn: Connection, rule_ids: Sequence[str]) -> pa.Table:
 
     An open item is one whose ``open_key`` (``customer_id|rule_id``) is set.
     """
-    columns: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-    if rule_ids:
-        rows = conn.execute(
-            select(Task.rule_id, Task.customer_id, Task.task_id).where(
-                Task.open_key.is_not(None), Task.rule_id.in_(rule_ids)
-            )
-        )
-        for row in rows:
-            for values, value in zip(columns, row, strict=True):
-                values.append(value)
-    return pa.table(
-        {
-            "rule_id": pa.array(columns[0], pa.string()),
-            "customer_id": pa.array(columns[1], pa.string()),
-            "task_id": pa.array(columns[2], pa.int64()),
-        }
-    )
+    schema = pa.schema([("rule_id", pa.string()), ("customer_id", pa.string()), ("task_id", pa.int64())])
+    if not rule_ids:
+        return schema.empty_table()
+    open_items = Task.open_key.is_not(None), Task.rule_id.in_(rule_ids)
+    return _columns(conn.execute(select(Task.rule_id, Task.customer_id, Task.task_id).where(*open_items)), schema)
+
+
+def _columns(rows: Iterable[Sequence[Any]], schema: pa.Schema) -> pa.Table:
+    """Query rows (one value per field of ``schema``, in order) as an Arrow table."""
+    columns: list[list[Any]] = [[] for _ in schema]
+    for row in rows:
+        for values, value in zip(columns, row, strict=True):
+            values.append(value)
+    return pa.table([pa.array(values, f.type) for values, f in zip(columns, schema, strict=True)], schema=schema)
 
 
 def recently_closed(conn: Connection, since_by_rule: dict[str, datetime]) -> set[tuple[str, str]]:
@@ -155,36 +153,41 @@ def current_assignments_table(conn: Connection) -> pa.Table:
     The lake's snapshot holds the RM of the last extract; a reassignment made in bankcrm since
     then is only here, and items must go to the RM who has the customer today.
     """
-    columns: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-    for row in conn.execute(select(Customer.customer_id, Customer.rm_id, Customer.branch_id)):
-        for values, value in zip(columns, row, strict=True):
-            values.append(value)
-    return pa.table({name: pa.array(values, pa.string()) for name, values in zip(ASSIGNMENT, columns, strict=True)})
+    rows = conn.execute(select(Customer.customer_id, Customer.rm_id, Customer.branch_id))
+    return _columns(rows, pa.schema([(name, pa.string()) for name in ASSIGNMENT]))
 
 
 def insert_items(conn: Connection, items: pa.Table) -> int:
     """Bulk-insert new items (columns ITEM_COLUMNS): COPY from CSV on PostgreSQL, executemany elsewhere."""
-    if items.num_rows == 0:
+    return _insert_columns(conn, Task.__tablename__, items.select(list(ITEM_COLUMNS)))
+
+
+def _insert_columns(conn: Connection, table_name: str, rows: pa.Table) -> int:
+    """Insert an Arrow table's rows into the table of that name (same column names), without the ORM.
+
+    COPY from CSV on PostgreSQL; the DB-API's executemany of tuples elsewhere. The nightly run
+    writes millions of items and run hits this way.
+    """
+    if rows.num_rows == 0:
         return 0
-    items = items.select(list(ITEM_COLUMNS))
-    cols = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+    cols = ", ".join(f'"{c}"' for c in rows.column_names)
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        sql = f'COPY "{Task.__tablename__}" ({cols}) FROM STDIN (FORMAT csv)'
+        sql = f'COPY "{table_name}" ({cols}) FROM STDIN (FORMAT csv)'
         with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for start in range(0, items.num_rows, INSERT_BATCH):
+            for start in range(0, rows.num_rows, INSERT_BATCH):
                 buffer = io.BytesIO()
-                pacsv.write_csv(items.slice(start, INSERT_BATCH), buffer, options)
+                pacsv.write_csv(rows.slice(start, INSERT_BATCH), buffer, options)
                 copy.write(buffer.getvalue())
-        return items.num_rows
-    marks = ", ".join("?" for _ in ITEM_COLUMNS)
-    sql = f'INSERT INTO "{Task.__tablename__}" ({cols}) VALUES ({marks})'
-    for start in range(0, items.num_rows, INSERT_BATCH):
-        batch = items.slice(start, INSERT_BATCH)
-        columns = [_sqlite_column(batch.column(c)) for c in ITEM_COLUMNS]
+        return rows.num_rows
+    marks = ", ".join("?" for _ in rows.column_names)
+    sql = f'INSERT INTO "{table_name}" ({cols}) VALUES ({marks})'
+    for start in range(0, rows.num_rows, INSERT_BATCH):
+        batch = rows.slice(start, INSERT_BATCH)
+        columns = [_sqlite_column(batch.column(c)) for c in rows.column_names]
         conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
-    return items.num_rows
+    return rows.num_rows
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:
@@ -203,23 +206,10 @@ def record_hits_for_new(conn: Connection, run_id: int) -> None:
     )
 
 
-def record_hits(conn: Connection, run_id: int, task_ids: Sequence[int]) -> None:
-    """The run re-confirmed these open items: COPY on PostgreSQL, the DB-API's executemany elsewhere.
-
-    A night re-confirms every open item still hit (millions at 1M customers), so the rows go
-    to the driver as plain text or tuples, not through the ORM's insert.
-    """
-    table = f'"{TaskRunHit.__tablename__}" ("run_id", "task_id")'
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:  # type: ignore[union-attr]
-            for start in range(0, len(task_ids), INSERT_BATCH):
-                chunk = task_ids[start : start + INSERT_BATCH]
-                copy.write("".join(f"{run_id},{int(t)}\n" for t in chunk).encode("ascii"))
-        return
-    sql = f"INSERT INTO {table} VALUES (?, ?)"
-    for start in range(0, len(task_ids), INSERT_BATCH):
-        conn.exec_driver_sql(sql, [(run_id, int(t)) for t in task_ids[start : start + INSERT_BATCH]])
+def record_hits(conn: Connection, run_id: int, task_ids: pa.Array) -> None:
+    """The run re-confirmed these open items (millions a night at 1M customers): one bulk insert."""
+    run_ids = pa.array(np.full(len(task_ids), run_id, dtype=np.int64))
+    _insert_columns(conn, TaskRunHit.__tablename__, pa.table({"run_id": run_ids, "task_id": task_ids}))
 
 
 def delete_hits(conn: Connection, run_id: int) -> None:

@@ -395,7 +395,7 @@ def record_run_items(
             result.created[entry["values"]] = result.created.get(entry["values"], 0) + entry["counts"]
         repo.insert_items(conn, items)
     repo.record_hits_for_new(conn, run_id)
-    task_ids = pa.concat_arrays(reconfirmed).to_pylist() if reconfirmed else []
+    task_ids = pa.concat_arrays(reconfirmed) if reconfirmed else pa.array([], pa.int64())
     repo.record_hits(conn, run_id, task_ids)
     result.reconfirmed = len(task_ids)
     return result
