@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Connection, and_, cast, delete, func, select, update
+from sqlalchemy import BigInteger, Connection, Select, and_, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bankcrm.db.base import utcnow
@@ -45,13 +45,19 @@ def current_run_id(session: Session) -> int | None:
     return int(value) if value is not None else None
 
 
+def _current_run_select(*more: Any) -> Select[Any]:
+    """The current run's id and as_of (and ``more`` columns or entities) through the current-run pointer."""
+    return (
+        select(NightlyRun.id, NightlyRun.as_of, *more)
+        .select_from(AppState)
+        .join(NightlyRun, NightlyRun.id == cast(AppState.value, BigInteger))
+        .where(AppState.key == CURRENT_RUN_KEY)
+    )
+
+
 def current_run(session: Session) -> tuple[int, date] | None:
     """The current run's id and as_of in one round trip; None before the first publish."""
-    row = session.execute(
-        select(NightlyRun.id, NightlyRun.as_of)
-        .join(AppState, NightlyRun.id == cast(AppState.value, BigInteger))
-        .where(AppState.key == CURRENT_RUN_KEY)
-    ).one_or_none()
+    row = session.execute(_current_run_select()).one_or_none()
     return (int(row[0]), row[1]) if row is not None else None
 
 
@@ -206,13 +212,8 @@ def current_score_of(session: Session, customer_id: str) -> tuple[int, date, Cus
 
     One round trip for what ``current_run`` and ``score_of`` answer in two; None before the first publish.
     """
-    row = session.execute(
-        select(NightlyRun.id, NightlyRun.as_of, CustomerScore)
-        .select_from(AppState)
-        .join(NightlyRun, NightlyRun.id == cast(AppState.value, BigInteger))
-        .outerjoin(CustomerScore, and_(CustomerScore.run_id == NightlyRun.id, CustomerScore.customer_id == customer_id))
-        .where(AppState.key == CURRENT_RUN_KEY)
-    ).one_or_none()
+    this_customer = and_(CustomerScore.run_id == NightlyRun.id, CustomerScore.customer_id == customer_id)
+    row = session.execute(_current_run_select(CustomerScore).outerjoin(CustomerScore, this_customer)).one_or_none()
     return (int(row[0]), row[1], row[2]) if row is not None else None
 
 
