@@ -30,6 +30,5 @@ def events(
 ) -> AuditEventPage:
     """Newest first; needs ``audit.read``."""
     query = service.AuditQuery(actor, action, target_type, target_id, since, until, page, page_size)
-    runtime.flush_audit()  # events of requests that have returned, not yet sealed in the background
-    found = service.search_for(db, principal, query)
+    found = service.search_for(db, principal, query, seal_first=runtime.flush_audit)
     return AuditEventPage(items=[AuditEventRead.of(e) for e in found], page=page, page_size=page_size)

@@ -45,8 +45,8 @@ def audit_search(
     query = service.AuditQuery(
         actor, action, target_type, target_id, _day_start(since, tz), _day_start(until, tz, plus_days=1), page
     )
-    runtime.flush_audit()  # events of requests that have returned, not yet sealed in the background
-    events = [AuditEventRead.of(e) for e in service.search_for(db, principal, query)]
+    found = service.search_for(db, principal, query, seal_first=runtime.flush_audit)
+    events = [AuditEventRead.of(e) for e in found]
     reveals = [AuditEventRead.of(e) for e in service.reveal_history(db, principal)]
     form = {"actor": actor, "action": action, "target_type": target_type, "target_id": target_id}
     form |= {"since": since, "until": until}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -577,9 +577,17 @@ class AuditQuery:
     page_size: int = 50
 
 
-def search_for(session: Session, principal: Principal, query: AuditQuery) -> Sequence[AuditEvent]:
-    """The audit-log search of the compliance pages and API; needs ``audit.read``."""
+def search_for(
+    session: Session, principal: Principal, query: AuditQuery, *, seal_first: Callable[[], object] | None = None
+) -> Sequence[AuditEvent]:
+    """The audit-log search of the compliance pages and API; needs ``audit.read``.
+
+    ``seal_first``: called once the permission is checked, before reading; the web app passes
+    its background sealer's flush, so the search shows every event committed before it.
+    """
     require(principal, Permission.AUDIT_READ)
+    if seal_first is not None:
+        seal_first()
     size = min(max(query.page_size, 1), 200)
     return repo.search(
         session,
