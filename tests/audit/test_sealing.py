@@ -341,6 +341,31 @@ def test_flush_seals_in_the_callers_thread(any_engine: Engine) -> None:
         sealer.stop()
 
 
+def test_flush_waits_for_a_sealer_at_work_instead_of_skipping_it(any_engine: Engine) -> None:
+    """A reader's flush returns only when every event committed before it is chained, even when
+    another sealer holds the chain head at that moment (a background seal skips it)."""
+    _require_postgres(any_engine)
+    sealer = BackgroundSealer(any_engine, delay=30, interval=60)
+    factory = session_factory(any_engine, sealer=sealer)
+    try:
+        with session_scope(factory) as s:
+            _view(s, "C1")
+        flushed: list[int] = []
+        with any_engine.connect() as holder:
+            holder.execute(text("SELECT last_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+            assert service.seal(any_engine) == 0  # the skipping seal gives up at once
+            reader = threading.Thread(target=lambda: flushed.append(sealer.flush()))
+            reader.start()
+            reader.join(1.0)
+            assert reader.is_alive() and flushed == []  # waiting for the holder, not returning empty-handed
+            holder.rollback()
+        reader.join(10)
+        assert flushed == [1]
+        assert _counts(any_engine) == (1, 0)
+    finally:
+        sealer.stop()
+
+
 def test_a_failed_seal_is_logged_and_the_thread_goes_on(
     any_engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -27,18 +27,18 @@ def insert_pending(session: Session, values: dict[str, Any]) -> int:
     return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
-def lock_head_for_sealing(conn: Connection) -> Row[Any, Any] | None:
+def lock_head_for_sealing(conn: Connection, *, wait: bool = False) -> Row[Any, Any] | None:
     """Lock the chain head for a sealer: its ``last_seq`` and ``last_hash``, or None when another holds it.
 
     PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so a sealer that finds the head taken
-    returns at once instead of queueing behind the one at work. SQLite has no row locks: a no-op
-    UPDATE takes the database write lock (waiting for the busy timeout), as every writer does.
+    returns at once instead of queueing behind the one at work; with ``wait`` a plain ``FOR
+    UPDATE`` that waits for it to commit. SQLite has no row locks: a no-op UPDATE takes the
+    database write lock (waiting for the busy timeout), as every writer does.
     """
     if conn.dialect.name == "postgresql":
-        row = conn.execute(
-            select(HEAD.c.last_seq, HEAD.c.last_hash).where(HEAD.c.id == HEAD_ID).with_for_update(skip_locked=True)
-        ).one_or_none()
-        if row is None and conn.execute(select(HEAD.c.id).where(HEAD.c.id == HEAD_ID)).first() is not None:
+        head = select(HEAD.c.last_seq, HEAD.c.last_hash).where(HEAD.c.id == HEAD_ID)
+        row = conn.execute(head.with_for_update(skip_locked=not wait)).one_or_none()
+        if row is None and not wait and conn.execute(select(HEAD.c.id).where(HEAD.c.id == HEAD_ID)).first() is not None:
             return None
     else:
         row = conn.execute(

@@ -63,8 +63,12 @@ class BackgroundSealer:
         self._wake.set()
 
     def flush(self) -> int:
-        """Seal everything committed so far, now, in the caller's thread; returns how many were sealed."""
-        return seal(self.engine)
+        """Seal everything committed so far, now, in the caller's thread; returns how many were sealed.
+
+        Waits for a seal at work (this process's thread or another process's) to commit, so every
+        event committed before the call is in the chain when it returns.
+        """
+        return seal(self.engine, wait=True)
 
     def stop(self, timeout: float = 30.0) -> None:
         """End the thread after one last seal (a no-op when it never started)."""

@@ -245,7 +245,7 @@ def _seal_pending_locked(conn: Connection, last_seq: int, last_hash: str, *, lim
     return len(pending), seq, digest
 
 
-def seal(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH) -> int:
+def seal(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH, wait: bool = False) -> int:
     """Move committed pending events into the chain, in id order; returns how many were sealed.
 
     Each batch is one transaction: lock the chain head, chain up to ``batch_size`` pending rows
@@ -264,20 +264,25 @@ def seal(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH) -> int:
     the commit sees the event (or its absence, once chained) and it goes round again, unless yet
     another sealer took the lock in between, which then read its batch after t, and so on. The
     last holder of the lock always ends with a look, after t, that finds nothing pending.
+
+    That holder may still be at work when a skipping ``seal`` returns. A reader of the log needs
+    every event committed before it reads to be chained already: ``wait=True`` waits for the
+    head instead of skipping it, so it returns only after the sealer at work has committed and
+    the rest is chained too.
     """
     if isinstance(bind, Engine):
         with bind.connect() as conn:
-            return _seal_on(conn, batch_size)
-    return _seal_on(bind, batch_size)
+            return _seal_on(conn, batch_size, wait)
+    return _seal_on(bind, batch_size, wait)
 
 
-def _seal_on(conn: Connection, batch_size: int) -> int:
+def _seal_on(conn: Connection, batch_size: int, wait: bool = False) -> int:
     if conn.in_transaction():
         raise ValueError("seal needs a connection outside a transaction: it commits each batch")
     total = 0
     while True:
         with conn.begin():
-            head = repo.lock_head_for_sealing(conn)
+            head = repo.lock_head_for_sealing(conn, wait=wait)
             if head is None:  # another sealer holds the head; it looks again after its commit
                 return total
             sealed, _, _ = _seal_pending_locked(conn, int(head.last_seq), str(head.last_hash), limit=batch_size)

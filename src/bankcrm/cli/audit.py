@@ -24,10 +24,10 @@ def verify_cmd(ctx: typer.Context, home: HomeOption = None, database_url: Databa
     """Seal pending events, then walk the hash chain; exit 1 naming the first broken sequence number."""
     engine = open_engine(build_settings(ctx, home, database_url))
     with contextlib.suppress(ChainHeadMissing):  # verify reports it
-        service.seal(engine)
+        service.seal(engine, wait=True)
     with session_scope(session_factory(engine)) as session:
         result = service.verify(session)
-    # events committed since the seal above, or held back by a sealer at work in another process
+    # events committed since the seal above
     pending = f"; {result.pending:,} events pending (not yet sealed, not checked)" if result.pending else ""
     if not result.ok:
         raise fail(f"audit chain broken at sequence {result.broken_seq}: {result.reason}{pending}", code=1)
