@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 from bankcrm.web.app import create_app
@@ -20,4 +21,10 @@ def app_from_environment() -> FastAPI:
     """
     from bankcrm.config import Settings
 
-    return create_app(Settings())
+    app = create_app(Settings())
+    # What start-up made (modules, routes, mapped classes, the settings) lives as long as the
+    # process. Frozen out of the garbage collector's generations, it is no longer walked by every
+    # full collection, which otherwise stalls the worker for about 0.1 s each time under load.
+    gc.collect()
+    gc.freeze()
+    return app

@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from bankcrm.audit.service import Actor
 from bankcrm.security import service as security
@@ -27,6 +29,8 @@ from bankcrm.web.csrf import SESSION_COOKIE, csrf_for_session, is_bearer_api_cal
 from bankcrm.web.i18n import Translator
 from bankcrm.web.runtime import WebRuntime
 from bankcrm.web.templating import translator
+
+T = TypeVar("T")
 
 
 class NotAuthenticated(Exception):
@@ -45,17 +49,59 @@ async def get_runtime(request: Request) -> WebRuntime:
 Runtime = Annotated[WebRuntime, Depends(get_runtime)]
 
 
-def get_db(runtime: Runtime) -> Iterator[Session]:
-    """The request's session: commit when the route returns, roll back when it raises."""
-    session = runtime.sessions()
+def _commit_and_close(session: Session) -> None:
     try:
-        yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(runtime: Runtime) -> AsyncIterator[Session]:
+    """The request's session: commit when the route returns, roll back when it raises.
+
+    Making the session does no I/O (it connects on first use), so it happens on the event loop; the
+    commit or rollback runs in a worker thread, shielded from cancellation so that a connection is
+    never returned to the pool in the middle of a transaction. A route that already committed
+    (``in_one_thread``) leaves nothing to do but close, which is then done without a thread hop.
+    """
+    session = runtime.sessions()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_rollback_and_close, session)
+        raise
+    if session.in_transaction():
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_commit_and_close, session)
+    else:
+        session.close()
+
+
+async def in_one_thread(db: Session, work: Callable[[], T]) -> T:
+    """Run ``work`` and commit the request's session together in one worker thread.
+
+    For the busiest ``async`` API routes: a plain ``def`` route costs a thread-pool hop for the
+    route, another for FastAPI's validation of its answer and a third for the commit; this is one.
+    A failed commit raises here, as it would at the end of the request.
+    """
+
+    def work_and_commit() -> T:
+        result = work()
+        db.commit()
+        return result
+
+    return await run_in_threadpool(work_and_commit)
 
 
 # scope="function": the commit happens before the response is sent, so a failed commit is an error

@@ -1,0 +1,126 @@
+"""The request's database session (``DbSession``): committed after the route, rolled back when it raises,
+and ``in_one_thread`` running a route's work and its commit in a single worker thread."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from bankcrm.audit.models import AuditEvent
+from bankcrm.scores.models import AppState
+from bankcrm.web import app_from_environment
+from bankcrm.web.app import create_app
+from bankcrm.web.deps import DbSession, in_one_thread
+from conftest import ROLE_USER, WebBank, login
+
+
+class Boom(Exception):
+    pass
+
+
+def _stored(bank: WebBank, key: str) -> str | None:
+    with Session(bank.engine) as s:
+        return s.scalar(select(AppState.value).where(AppState.key == key))
+
+
+@pytest.fixture
+def probe(web_bank: WebBank) -> Iterator[tuple[TestClient, FastAPI, list[tuple[str, int]]]]:
+    """The app with three probe routes that write an ``app_state`` row; records which thread committed."""
+    app = create_app(web_bank.settings, engine=web_bank.engine, hasher=web_bank.hasher, clock=web_bank.clock)
+    commits: list[tuple[str, int]] = []
+    worked_in: list[int] = []
+
+    @event.listens_for(app.state.web.sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        commits.append(("commit", threading.get_ident()))
+
+    @app.post("/api/v1/probe/plain")
+    def plain(db: DbSession) -> dict[str, str]:
+        db.add(AppState(key="probe.plain", value="kept"))
+        return {"ok": "yes"}
+
+    @app.post("/api/v1/probe/raises")
+    def raises(db: DbSession) -> dict[str, str]:
+        db.add(AppState(key="probe.raises", value="must not stay"))
+        db.flush()  # the row reached the database inside the request's transaction
+        raise Boom()
+
+    @app.post("/api/v1/probe/one-thread")
+    async def one_thread(db: DbSession) -> dict[str, str]:
+        def work() -> str:
+            worked_in.append(threading.get_ident())
+            db.add(AppState(key="probe.one", value="kept"))
+            return "yes"
+
+        return {"ok": await in_one_thread(db, work)}
+
+    app.state.worked_in = worked_in
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, app, commits
+    if app.state.web.sealer is not None:
+        app.state.web.sealer.stop()
+
+
+def test_a_plain_route_is_committed_after_it_returns(probe, web_bank: WebBank) -> None:
+    client, _, commits = probe
+    response = client.post("/api/v1/probe/plain", headers={"Authorization": "Bearer x"})  # a bearer call needs no CSRF
+    assert response.status_code == 200
+    assert _stored(web_bank, "probe.plain") == "kept"
+    assert len(commits) == 1
+
+
+def test_a_route_that_raises_is_rolled_back_and_its_connection_returned(probe, web_bank: WebBank) -> None:
+    client, _, commits = probe
+    response = client.post("/api/v1/probe/raises", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 500
+    assert _stored(web_bank, "probe.raises") is None
+    assert commits == []
+    assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_in_one_thread_commits_in_the_thread_that_did_the_work_and_only_once(probe, web_bank: WebBank) -> None:
+    client, app, commits = probe
+    response = client.post("/api/v1/probe/one-thread", headers={"Authorization": "Bearer x"})
+    assert response.json() == {"ok": "yes"}
+    assert _stored(web_bank, "probe.one") == "kept"
+    # one commit, in the worker thread the work ran in (not a second one when the request ends)
+    assert commits == [("commit", app.state.worked_in[0])]
+    assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_the_customer_api_audits_each_view_once(web_bank: WebBank, web_app: FastAPI, client: TestClient) -> None:
+    login(client, ROLE_USER["rm"])
+
+    def lists() -> int:
+        web_app.state.web.flush_audit()  # PostgreSQL seals in the background
+        with Session(web_bank.engine) as s:
+            return len(s.scalars(select(AuditEvent.seq).where(AuditEvent.action == "customer.list")).all())
+
+    lists_before = lists()
+    assert client.get("/api/v1/customers/C1").status_code == 200
+    assert client.get("/api/v1/customers").status_code == 200
+    assert client.get("/api/v1/customers/C2").status_code == 404  # another RM's customer
+    assert lists() == lists_before + 1
+    with Session(web_bank.engine) as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.target_id.in_(["C1", "C2"]))))
+    assert actions == ["customer.view"]
+
+
+def test_the_server_factory_freezes_what_start_up_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANKCRM_HOME", str(tmp_path))
+    monkeypatch.delenv("BANKCRM_DATABASE_URL", raising=False)
+    gc.unfreeze()
+    try:
+        app = app_from_environment()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() >= len(app.routes)
+    finally:
+        gc.unfreeze()
