@@ -234,18 +234,18 @@ def list_customers(
     found, total = repo.list_in_scope(session, principal, flt)
     rows = [
         CustomerRow(
-            customer_id=c.customer_id,
-            name=masker.mask("name", c.name),
-            phone=masker.mask("phone", cipher.decrypt(c.phone_enc, context="phone")),
-            branch_id=c.branch_id,
-            rm_id=c.rm_id,
-            tier=s.tier if s else None,
-            segment=s.segment if s else None,
-            value_class=s.value_class if s else None,
-            aum_avg_30d=cents(s.aum_avg_30d) if s else None,
-            value_index=s.value_index if s else None,
+            customer_id=r.customer_id,
+            name=masker.mask("name", r.name),
+            phone=masker.mask("phone", cipher.decrypt(r.phone_enc, context="phone")),
+            branch_id=r.branch_id,
+            rm_id=r.rm_id,
+            tier=r.tier,
+            segment=r.segment,
+            value_class=r.value_class,
+            aum_avg_30d=cents(r.aum_avg_30d),
+            value_index=r.value_index,
         )
-        for c, s in found
+        for r in found
     ]
     filters: dict[str, object] = {
         k: v for k, v in (("tier", flt.tier), ("segment", flt.segment), ("value_class", flt.value_class)) if v
