@@ -21,9 +21,12 @@ class ChainHeadMissing(Exception):
     """The chain-head row is gone: the log cannot be appended to or verified."""
 
 
+_INSERT_PENDING = insert(PENDING)  # built once: every audited request runs it
+
+
 def insert_pending(session: Session, values: dict[str, Any]) -> int:
     """One recorded event, not yet chained; returns its pending id. Takes no lock."""
-    result = session.execute(insert(PENDING).values(**values))
+    result = session.execute(_INSERT_PENDING, values)
     return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Connection, Select, and_, cast, delete, func, select, update
+from sqlalchemy import BigInteger, Connection, Integer, Select, and_, bindparam, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bankcrm.db.base import utcnow
@@ -55,9 +55,18 @@ def _current_run_select(*more: Any) -> Select[Any]:
     )
 
 
+# The reads every customer page and API call makes are built once (building a statement and its
+# cache key costs SQLAlchemy about as much again as executing it); values come in as parameters.
+_CURRENT_RUN = _current_run_select()
+_CURRENT_SCORE_OF = _current_run_select(CustomerScore).outerjoin(
+    CustomerScore,
+    and_(CustomerScore.run_id == NightlyRun.id, CustomerScore.customer_id == bindparam("customer_id")),
+)
+
+
 def current_run(session: Session) -> tuple[int, date] | None:
     """The current run's id and as_of in one round trip; None before the first publish."""
-    row = session.execute(_current_run_select()).one_or_none()
+    row = session.execute(_CURRENT_RUN).one_or_none()
     return (int(row[0]), row[1]) if row is not None else None
 
 
@@ -212,8 +221,7 @@ def current_score_of(session: Session, customer_id: str) -> tuple[int, date, Cus
 
     One round trip for what ``current_run`` and ``score_of`` answer in two; None before the first publish.
     """
-    this_customer = and_(CustomerScore.run_id == NightlyRun.id, CustomerScore.customer_id == customer_id)
-    row = session.execute(_current_run_select(CustomerScore).outerjoin(CustomerScore, this_customer)).one_or_none()
+    row = session.execute(_CURRENT_SCORE_OF, {"customer_id": customer_id}).one_or_none()
     return (int(row[0]), row[1], row[2]) if row is not None else None
 
 
@@ -222,13 +230,15 @@ def score_of(session: Session, run_id: int, customer_id: str) -> CustomerScore |
     return session.get(CustomerScore, (run_id, customer_id))
 
 
+_TIER_HISTORY_OF = (
+    select(TierHistory)
+    .join(NightlyRun, NightlyRun.id == TierHistory.run_id)
+    .where(TierHistory.customer_id == bindparam("customer_id"), NightlyRun.status == "published")
+    .order_by(TierHistory.run_id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def tier_history_of(session: Session, customer_id: str, *, limit: int = 12) -> Sequence[TierHistory]:
     """A customer's tiers in the latest published runs, newest first."""
-    stmt = (
-        select(TierHistory)
-        .join(NightlyRun, NightlyRun.id == TierHistory.run_id)
-        .where(TierHistory.customer_id == customer_id, NightlyRun.status == "published")
-        .order_by(TierHistory.run_id.desc())
-        .limit(limit)
-    )
-    return session.scalars(stmt).all()
+    return session.scalars(_TIER_HISTORY_OF, {"customer_id": customer_id, "limit": limit}).all()
