@@ -176,7 +176,10 @@ class CipherSource:
         self._cipher: FieldCipher | None = None
 
     def get(self) -> FieldCipher:
-        st = self.key_file.stat() if self.key_file.exists() else None
+        try:
+            st = self.key_file.stat()  # one system call per use (not exists() and then stat())
+        except FileNotFoundError:
+            st = None
         stamp = (st.st_mtime_ns, st.st_ino) if st else None
         if self._cipher is None or stamp != self._stamp:
             with self._lock:
