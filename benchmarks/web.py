@@ -312,6 +312,17 @@ def backend_cpu_seconds(url: str) -> dict[int, float]:
     return out
 
 
+def database_blocks(url: str) -> tuple[int, int]:
+    """(blocks read from outside shared buffers, buffer hits) of the benchmark database so far."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "select blks_read, blks_hit from pg_stat_database where datname = current_database()"
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 class BackendSampler(threading.Thread):
     """Samples pg_stat_activity twice a second: how many backends run a query, and how many of them wait on a lock."""
 
@@ -411,6 +422,7 @@ def run_phase(
         t.start()
     time.sleep(max(0.0, record_after - time.perf_counter()))
     app_cpu_before, db_cpu_before = group_cpu_seconds(server_pgid), backend_cpu_seconds(url)
+    blocks_before = database_blocks(url)
     sampler = BackendSampler(url, until)
     sampler.start()
     for t in threads:
@@ -419,6 +431,7 @@ def run_phase(
     app_cpu = group_cpu_seconds(server_pgid) - app_cpu_before
     db_cpu_after = backend_cpu_seconds(url)
     db_cpu = sum(v - db_cpu_before.get(pid, 0.0) for pid, v in db_cpu_after.items())
+    blocks_after = database_blocks(url)
     latencies = sorted(x for s in per_client for x in s.latencies_ms)
     errors = sum(s.errors for s in per_client)
     kinds: dict[str, int] = {}
@@ -449,6 +462,9 @@ def run_phase(
         "lock_waiting_backends_avg": statistics.fmean(sampler.lock_waits) if sampler.lock_waits else 0.0,
         "app_cpu_ms_per_request": app_cpu * 1000 / max(1, len(latencies)),
         "db_cpu_ms_per_request": db_cpu * 1000 / max(1, len(latencies)),
+        # the measured window's requests only approximately: a request in flight at either edge counts too
+        "blocks_read_per_request": (blocks_after[0] - blocks_before[0]) / max(1, len(latencies)),
+        "blocks_hit_per_request": (blocks_after[1] - blocks_before[1]) / max(1, len(latencies)),
         "loadavg_before": load_before[0],
         "loadavg_after": os.getloadavg()[0],
     }
@@ -463,14 +479,16 @@ ENDPOINTS = {
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "| endpoint | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms "
-        "| app CPU ms/req | PostgreSQL CPU ms/req | queries running / waiting on a lock | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| app CPU ms/req | PostgreSQL CPU ms/req | blocks read / hit per req "
+        "| queries running / waiting on a lock | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {ENDPOINTS[r['phase']]} | {r['clients']} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} "
             f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} "
             f"| {r['app_cpu_ms_per_request']:.1f} | {r['db_cpu_ms_per_request']:.1f} "
+            f"| {r['blocks_read_per_request']:,.0f} / {r['blocks_hit_per_request']:,.0f} "
             f"| {r['busy_backends_avg']:.1f} / {r['lock_waiting_backends_avg']:.1f} "
             f"| {r['loadavg_before']:.1f}→{r['loadavg_after']:.1f} |"
         )
