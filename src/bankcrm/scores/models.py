@@ -52,8 +52,9 @@ class AppSetting(Base):
     updated_by: Mapped[str | None] = mapped_column(String(64))
 
 
-# the score columns a customer list row shows, filters on and sorts by
-LIST_INCLUDE = ["tier", "segment", "value_class", "aum_avg_30d", "value_index"]
+# the score columns a customer list row shows, filters on and sorts by, in the row's order: the
+# list reads exactly these (customers.repository), so the scores index includes exactly these
+LIST_COLUMN_NAMES = ("tier", "segment", "value_class", "aum_avg_30d", "value_index")
 
 
 class CustomerScore(Base):
@@ -63,7 +64,7 @@ class CustomerScore(Base):
     # PostgreSQL also keeps the customer list's score columns in the index, so a list page reads
     # them without visiting a heap page per customer (an index-only scan)
     __table_args__ = (
-        Index("ix_customer_scores_customer_run", "customer_id", "run_id", postgresql_include=LIST_INCLUDE),
+        Index("ix_customer_scores_customer_run", "customer_id", "run_id", postgresql_include=list(LIST_COLUMN_NAMES)),
     )
 
     run_id: Mapped[int] = mapped_column(Integer, ForeignKey("nightly_runs.id"), primary_key=True)
