@@ -153,7 +153,6 @@ def bank(any_settings: Settings, any_engine: Engine) -> Bank:
             {"segment": "B", "customers": 10, "mean_current_value": 80.0, "mean_potential_value": 40.0},
             {"segment": "A", "customers": 30, "mean_current_value": 30.0, "mean_potential_value": 70.0},
         ]
-        scores_repo.publish_run(s, run.id, timings_json="{}", summary_json=json.dumps({"segment_profile": profile}))
         s.add_all(
             [
                 _score(
@@ -190,6 +189,8 @@ def bank(any_settings: Settings, any_engine: Engine) -> Bank:
                 TierHistory(run_id=run.id, customer_id="C1", as_of=AS_OF, tier_raw="vip", tier="vip"),
             ]
         )
+        s.flush()  # a run is published once its scores are in
+        scores_repo.publish_run(s, run.id, timings_json="{}", summary_json=json.dumps({"segment_profile": profile}))
         run_id, previous_id = run.id, previous.id
     positions = pa.table(
         {

@@ -30,7 +30,8 @@ from bankcrm.config import Settings
 from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.products.models import Product
-from bankcrm.scores.models import AppState, CustomerScore, NightlyRun, TierHistory
+from bankcrm.scores import repository as scores_repo
+from bankcrm.scores.models import CustomerScore, NightlyRun, TierHistory
 from bankcrm.security.crypto import cipher_for
 from bankcrm.security.demo import DEMO_USERS, create_demo_users
 from bankcrm.security.passwords import PasswordHasher
@@ -126,7 +127,8 @@ def build_bank(settings: Settings, engine: Engine, hasher: PasswordHasher, clock
                 )
             )
             s.add(TierHistory(run_id=run.id, customer_id=cid, as_of=run.as_of, tier_raw=tier, tier=tier))
-        s.add(AppState(key="current_run_id", value=str(run.id)))
+        s.flush()
+        scores_repo.publish_run(s, run.id, timings_json="{}", summary_json="{}")
         s.flush()
         create_demo_users(s, hasher=hasher, actor=Actor.cli(), clock=clock)
 

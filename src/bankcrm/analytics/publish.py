@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bankcrm import lake
-from bankcrm.db.engine import analyze_tables, session_factory, session_scope
+from bankcrm.db.engine import analyze_tables, session_factory, session_scope, vacuum_tables
 from bankcrm.scores import repository as repo
 from bankcrm.scores.models import TierHistory
 from bankcrm.tasks import repository as task_repo
@@ -110,6 +110,9 @@ def publish(
         repo.publish_run(
             session, run_id, timings_json=json.dumps(timings), summary_json=json.dumps(summary, default=str)
         )
+    # publishing rewrote every customer's list scores: mark their pages all-visible again, or the
+    # customer list's index-only scans visit a heap page per customer until autovacuum comes by
+    vacuum_tables(engine, ["customers"])
     write_tier_history_file(lake_dir, run_id, tiers)
     with session_scope(session_factory(engine)) as session:
         repo.prune_scores(session, keep_runs=keep_runs)

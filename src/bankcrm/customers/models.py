@@ -5,17 +5,31 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bankcrm.db.base import Base, UTCDateTime, utcnow
+from bankcrm.scores.models import LIST_COLUMN_NAMES
+
+# the current run's scores a customer list row shows, filters on and sorts by, kept on the customer
+# (scores.models.LIST_COLUMN_NAMES, each prefixed "published_")
+PUBLISHED_COLUMN_NAMES = tuple(f"published_{name}" for name in LIST_COLUMN_NAMES)
 
 
 class Customer(Base):
     __tablename__ = "customers"
-    # an RM's customer ids straight from the index (an index-only scan), without visiting a heap
-    # page per customer: the customer list finds its page this way and reads only that page's rows
-    __table_args__ = (Index("ix_customers_rm_id_customer_id", "rm_id", "customer_id"),)
+    # An RM's (or a branch's) customers with the list's columns straight from one index: on
+    # PostgreSQL the index includes the published scores, so a list page, its filters and its total
+    # come from an index-only scan of a few pages, and only the page's own rows are then read.
+    __table_args__ = (
+        Index(
+            "ix_customers_rm_id_customer_id",
+            "rm_id",
+            "customer_id",
+            postgresql_include=list(PUBLISHED_COLUMN_NAMES),
+        ),
+        Index("ix_customers_branch_id", "branch_id", "customer_id", postgresql_include=list(PUBLISHED_COLUMN_NAMES)),
+    )
 
     customer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     customer_type: Mapped[str] = mapped_column(String(12), default="personal")
@@ -33,7 +47,7 @@ class Customer(Base):
     occupation: Mapped[str | None] = mapped_column(String(32))
     income_monthly: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     onboard_date: Mapped[date] = mapped_column(Date)
-    branch_id: Mapped[str] = mapped_column(String(32), ForeignKey("branches.branch_id"), index=True)
+    branch_id: Mapped[str] = mapped_column(String(32), ForeignKey("branches.branch_id"))
     rm_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("staff.staff_id"))
     # the RM the last extract named: a reassignment in bankcrm stands until the extract itself changes it
     extract_rm_id: Mapped[str | None] = mapped_column(String(32))
@@ -47,6 +61,16 @@ class Customer(Base):
     contact_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The current published run's list scores, copied from customer_scores in the transaction that
+    # publishes the run (scores.repository.publish_run) and None for a customer the run did not
+    # score. Kept here, beside rm_id and branch_id, so that the record scope and the list's sort and
+    # filters are in one index: joining every customer in scope to the score table cost the list a
+    # score-index probe per customer. Nothing else writes them.
+    published_tier: Mapped[str | None] = mapped_column(String(12))
+    published_segment: Mapped[str | None] = mapped_column(String(1))
+    published_value_class: Mapped[str | None] = mapped_column(String(16))
+    published_aum_avg_30d: Mapped[float | None] = mapped_column(Float)
+    published_value_index: Mapped[float | None] = mapped_column(Float)
 
 
 class ConsentEvent(Base):

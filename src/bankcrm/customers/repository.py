@@ -8,12 +8,11 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from bankcrm.customers.models import Customer
+from bankcrm.customers.models import PUBLISHED_COLUMN_NAMES, Customer
 from bankcrm.products.models import Account, Product
-from bankcrm.scores.models import LIST_COLUMN_NAMES, CustomerScore
 from bankcrm.security.permissions import Principal, customer_scope_filter
 
 # products that mature: an RM calls before the money is paid out (and may leave the bank)
@@ -69,78 +68,130 @@ class ListRow:
     value_index: float | None
 
 
-# the score columns of a list row, in ListRow's order (a score row has some sixty columns); the
-# same names the scores index includes on PostgreSQL, so the page is found by index-only scans
-LIST_SCORE_COLUMNS = tuple(getattr(CustomerScore, name) for name in LIST_COLUMN_NAMES)
+# the current run's score columns of a list row, in ListRow's order, as kept on the customer row
+LIST_SCORE_COLUMNS = tuple(getattr(Customer, name) for name in PUBLISHED_COLUMN_NAMES)
+
+
+@dataclass(frozen=True)
+class _ListShape:
+    """What decides a list statement's SQL; the filter values themselves are bound parameters."""
+
+    principal: Principal
+    name: bool
+    phone: bool
+    id_number: bool
+    tier: bool
+    segment: bool
+    value_class: bool
+    maturing: bool
+    sort: str
+
+
+def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [customer_scope_filter(shape.principal)]
+    if shape.name:
+        conditions.append(Customer.name.like(bindparam("name_like"), escape="/"))
+    if shape.phone:
+        conditions.append(Customer.phone_bidx == bindparam("phone_bidx"))
+    if shape.id_number:
+        conditions.append(Customer.id_number_bidx == bindparam("id_number_bidx"))
+    if shape.tier:
+        conditions.append(Customer.published_tier == bindparam("tier"))
+    if shape.segment:
+        conditions.append(Customer.published_segment == bindparam("segment"))
+    if shape.value_class:
+        conditions.append(Customer.published_value_class == bindparam("value_class"))
+    if shape.maturing:
+        conditions.append(maturing_between(bindparam("maturing_from"), bindparam("maturing_until")))
+    return conditions
+
+
+@lru_cache(maxsize=4096)
+def _list_select(shape: _ListShape) -> Select[Any]:
+    """The page statement of one shape, built once (SQLAlchemy's construction and cache key cost
+    about as much as running it); the page's rows come with the total in every row.
+
+    Two steps in one statement: the page's customer ids, list scores and the total are found in
+    the index that holds the scope and the published scores (on PostgreSQL an index-only scan of
+    ``ix_customers_rm_id_customer_id`` or ``ix_customers_branch_id``), then only the page's own
+    rows are read for name and phone.
+    """
+    key = Customer.published_aum_avg_30d if shape.sort == "aum" else Customer.published_value_index
+    page = (
+        select(Customer.customer_id, *LIST_SCORE_COLUMNS, func.count().over().label("total"))
+        .where(*_conditions(shape))
+        .order_by(key.desc().nulls_last(), Customer.customer_id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .subquery("page")
+    )
+    row = aliased(Customer, name="row")
+    return (
+        select(
+            page.c.customer_id,
+            row.name,
+            row.phone_enc,
+            row.branch_id,
+            row.rm_id,
+            *(page.c[column.key] for column in LIST_SCORE_COLUMNS),
+            page.c.total,
+        )
+        .join(row, row.customer_id == page.c.customer_id)
+        .order_by(page.c[key.key].desc().nulls_last(), page.c.customer_id)
+    )
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching names that start with ``text`` literally (escape character ``/``)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 def list_in_scope(session: Session, principal: Principal, flt: CustomerListFilter) -> tuple[list[ListRow], int]:
-    """One page of the principal's customers with their scores in the run, and the total matching.
+    """One page of the principal's customers with the current run's list scores, and the total matching.
 
-    Two steps in one statement: the page's customer ids, scores and the total are found from
-    the customer id and score columns alone (index-only scans of ``ix_customers_rm_id_customer_id``
-    and, on PostgreSQL, of the scores index that includes the list columns), then only the page's
-    customers are read for their name and phone. Selecting the customer columns in the first
-    step would read a heap page for every customer in scope to show twenty.
+    The scores are the customers' ``published_*`` columns, which publishing a run sets; ``flt.run_id``
+    (the current run) only tells whether there is one: without it no customer has scores, and a
+    score filter matches nothing.
     """
     by_score = flt.tier or flt.segment or flt.value_class
     if flt.run_id is None and by_score:
         return [], 0
-    conditions: list[ColumnElement[bool]] = [customer_scope_filter(principal)]
-    if flt.name_prefix:
-        conditions.append(Customer.name.startswith(flt.name_prefix, autoescape=True))
-    if flt.phone_bidx:
-        conditions.append(Customer.phone_bidx == flt.phone_bidx)
-    if flt.id_number_bidx:
-        conditions.append(Customer.id_number_bidx == flt.id_number_bidx)
-    if flt.tier:
-        conditions.append(CustomerScore.tier == flt.tier)
-    if flt.segment:
-        conditions.append(CustomerScore.segment == flt.segment)
-    if flt.value_class:
-        conditions.append(CustomerScore.value_class == flt.value_class)
-    if flt.maturing_from is not None and flt.maturing_until is not None:
-        conditions.append(maturing_between(flt.maturing_from, flt.maturing_until))
-    on_run = and_(CustomerScore.customer_id == Customer.customer_id, CustomerScore.run_id == (flt.run_id or -1))
-    key = CustomerScore.aum_avg_30d if flt.sort == "aum" else CustomerScore.value_index
-    # the total rides along as a window count, so the matching customers are found once, not twice
-    page = (
-        select(Customer.customer_id, *LIST_SCORE_COLUMNS, func.count().over().label("total"))
-        .select_from(Customer)
-        .outerjoin(CustomerScore, on_run)
-        .where(*conditions)
-        .order_by(key.desc().nulls_last(), Customer.customer_id)
-        .offset(flt.offset)
-        .limit(flt.limit)
-        .subquery("page")
+    maturing = flt.maturing_from is not None and flt.maturing_until is not None
+    shape = _ListShape(
+        principal,
+        name=bool(flt.name_prefix),
+        phone=bool(flt.phone_bidx),
+        id_number=bool(flt.id_number_bidx),
+        tier=bool(flt.tier),
+        segment=bool(flt.segment),
+        value_class=bool(flt.value_class),
+        maturing=maturing,
+        sort="aum" if flt.sort == "aum" else "value_index",
     )
-    stmt = (
-        select(
-            page.c.customer_id,
-            Customer.name,
-            Customer.phone_enc,
-            Customer.branch_id,
-            Customer.rm_id,
-            *(page.c[column.key] for column in LIST_SCORE_COLUMNS),
-            page.c.total,
-        )
-        .join(Customer, Customer.customer_id == page.c.customer_id)
-        .order_by(page.c[key.key].desc().nulls_last(), page.c.customer_id)
-    )
-    found: Sequence[Any] = session.execute(stmt).all()  # eleven columns: more than Row's typing spells out
+    params: dict[str, Any] = {
+        "name_like": _like_prefix(flt.name_prefix or ""),
+        "phone_bidx": flt.phone_bidx,
+        "id_number_bidx": flt.id_number_bidx,
+        "tier": flt.tier,
+        "segment": flt.segment,
+        "value_class": flt.value_class,
+        "maturing_from": flt.maturing_from,
+        "maturing_until": flt.maturing_until,
+        "offset": flt.offset,
+        "limit": flt.limit,
+    }
+    found: Sequence[Any] = session.execute(_list_select(shape), params).all()  # more columns than Row types
     rows = [ListRow(*row[:-1]) for row in found]
     if found:
         return rows, int(found[0][-1])
     if flt.offset == 0:
         return rows, 0
     # a page past the end has no row to carry the total: count on its own
-    total = session.scalar(
-        select(func.count()).select_from(Customer).outerjoin(CustomerScore, on_run).where(*conditions)
-    )
+    total = session.scalar(select(func.count()).select_from(Customer).where(*_conditions(shape)), params)
     return rows, int(total or 0)
 
 
-def maturing_between(first: date, last: date) -> ColumnElement[bool]:
+def maturing_between(first: ColumnElement[date], last: ColumnElement[date]) -> ColumnElement[bool]:
     """The customer holds an open time deposit or wealth product maturing between the two days."""
     return exists(
         select(Account.account_id)

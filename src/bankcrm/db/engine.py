@@ -76,3 +76,20 @@ def analyze_tables(conn: Connection, tables: Iterable[str]) -> None:
         return
     preparer = conn.dialect.identifier_preparer
     conn.exec_driver_sql("ANALYZE " + ", ".join(preparer.quote(t) for t in names))
+
+
+def vacuum_tables(engine: Engine, tables: Iterable[str]) -> None:
+    """VACUUM (ANALYZE) tables on PostgreSQL after a bulk update (no-op elsewhere).
+
+    An updated row's page is no longer marked all-visible, and an index-only scan then visits the
+    heap page anyway, until a vacuum marks it again: the customer list relies on index-only scans
+    of the customers after every publish rewrites their list scores. VACUUM cannot run inside a
+    transaction, so it takes a connection of its own in autocommit; it blocks neither readers nor
+    writers.
+    """
+    names = [t for t in tables if t]
+    if engine.dialect.name != "postgresql" or not names:
+        return
+    preparer = engine.dialect.identifier_preparer
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(preparer.quote(t) for t in names))

@@ -52,8 +52,9 @@ class AppSetting(Base):
     updated_by: Mapped[str | None] = mapped_column(String(64))
 
 
-# the score columns a customer list row shows, filters on and sorts by, in the row's order: the
-# list reads exactly these (customers.repository), so the scores index includes exactly these
+# the score columns a customer list row shows, filters on and sorts by, in the row's order: publishing
+# a run copies exactly these onto the customers (customers.models, "published_" + name), where the
+# list reads them
 LIST_COLUMN_NAMES = ("tier", "segment", "value_class", "aum_avg_30d", "value_index")
 
 
@@ -61,11 +62,7 @@ class CustomerScore(Base):
     """Every published per-customer output of one run (kept for the last few runs)."""
 
     __tablename__ = "customer_scores"
-    # PostgreSQL also keeps the customer list's score columns in the index, so a list page reads
-    # them without visiting a heap page per customer (an index-only scan)
-    __table_args__ = (
-        Index("ix_customer_scores_customer_run", "customer_id", "run_id", postgresql_include=list(LIST_COLUMN_NAMES)),
-    )
+    __table_args__ = (Index("ix_customer_scores_customer_run", "customer_id", "run_id"),)
 
     run_id: Mapped[int] = mapped_column(Integer, ForeignKey("nightly_runs.id"), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(32), primary_key=True)

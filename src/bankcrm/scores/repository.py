@@ -9,11 +9,26 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Connection, Integer, Select, and_, bindparam, cast, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from bankcrm.customers.models import PUBLISHED_COLUMN_NAMES, Customer
 from bankcrm.db.base import utcnow
-from bankcrm.scores.models import AppSetting, AppState, CustomerScore, NightlyRun, TierHistory
+from bankcrm.scores.models import LIST_COLUMN_NAMES, AppSetting, AppState, CustomerScore, NightlyRun, TierHistory
 
 CURRENT_RUN_KEY = "current_run_id"
 SCORE_COLUMNS: tuple[str, ...] = tuple(c.name for c in CustomerScore.__table__.columns if c.name != "run_id")
@@ -71,7 +86,10 @@ def current_run(session: Session) -> tuple[int, date] | None:
 
 
 def publish_run(session: Session, run_id: int, *, timings_json: str, summary_json: str) -> None:
-    """Flip the current-run pointer and mark the run published (the caller commits once)."""
+    """Flip the current-run pointer, mark the run published and copy its list scores onto the customers.
+
+    The caller commits once, so no reader sees the pointer and the customers' list scores disagree.
+    """
     session.execute(
         update(NightlyRun)
         .where(NightlyRun.id == run_id)
@@ -83,6 +101,36 @@ def publish_run(session: Session, run_id: int, *, timings_json: str, summary_jso
     else:
         state.value = str(run_id)
         state.updated_at = utcnow()
+    copy_list_scores(session, run_id)
+
+
+# (customer column, score column) pairs: what a customer list row shows of the current run
+_PUBLISHED_PAIRS = tuple(
+    (getattr(Customer, published), getattr(CustomerScore, name))
+    for published, name in zip(PUBLISHED_COLUMN_NAMES, LIST_COLUMN_NAMES, strict=True)
+)
+
+
+def copy_list_scores(session: Session, run_id: int) -> int:
+    """Make every customer's ``published_*`` columns the run's list scores (None where it has none).
+
+    Rows that already hold the values are left alone, so publishing the same scores again writes
+    nothing; returns the number of customers whose list scores changed.
+    """
+    scored = and_(CustomerScore.run_id == run_id, CustomerScore.customer_id == Customer.customer_id)
+    changed = session.execute(
+        update(Customer)
+        .where(scored, or_(*(mine.is_distinct_from(theirs) for mine, theirs in _PUBLISHED_PAIRS)))
+        .values({mine: theirs for mine, theirs in _PUBLISHED_PAIRS}),
+        execution_options={"synchronize_session": False},
+    )
+    cleared = session.execute(
+        update(Customer)
+        .where(~exists().where(scored), or_(*(mine.is_not(None) for mine, _ in _PUBLISHED_PAIRS)))
+        .values({mine: None for mine, _ in _PUBLISHED_PAIRS}),
+        execution_options={"synchronize_session": False},
+    )
+    return int(changed.rowcount) + int(cleared.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_failed(session: Session, run_id: int, error: str) -> None:
