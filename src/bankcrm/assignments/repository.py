@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from bankcrm.customers.models import Customer, CustomerAssignment
-from bankcrm.scores.models import CustomerScore
 from bankcrm.security.permissions import Principal, customer_scope_filter
 from bankcrm.staff.models import Staff
 
@@ -48,17 +47,15 @@ def history_of(session: Session, customer_id: str, *, limit: int) -> list[Custom
     return list(session.scalars(stmt).all())
 
 
-def workload(session: Session, staff_ids: Sequence[str], run_id: int | None) -> dict[str, tuple[int, int, float]]:
-    """Per RM: (customers, VIP customers, Σ aum_avg_30d) in the run."""
-    on_run = and_(CustomerScore.customer_id == Customer.customer_id, CustomerScore.run_id == (run_id or -1))
+def workload(session: Session, staff_ids: Sequence[str]) -> dict[str, tuple[int, int, float]]:
+    """Per RM: (customers, VIP customers, Σ aum_avg_30d) in the current published run."""
     stmt = (
         select(
             Customer.rm_id,
             func.count(),
-            func.sum(case((CustomerScore.tier == "vip", 1), else_=0)),
-            func.sum(CustomerScore.aum_avg_30d),
+            func.sum(case((Customer.published_tier == "vip", 1), else_=0)),
+            func.sum(Customer.published_aum_avg_30d),
         )
-        .outerjoin(CustomerScore, on_run)
         .where(Customer.rm_id.in_(list(staff_ids)))
         .group_by(Customer.rm_id)
     )
@@ -66,26 +63,18 @@ def workload(session: Session, staff_ids: Sequence[str], run_id: int | None) -> 
 
 
 def customers_page(
-    session: Session,
-    principal: Principal,
-    *,
-    rm_id: str | None,
-    run_id: int | None,
-    offset: int,
-    limit: int,
-) -> tuple[list[tuple[Customer, CustomerScore | None]], int]:
-    """The principal's customers (optionally one RM's), largest AUM first, with their current scores."""
+    session: Session, principal: Principal, *, rm_id: str | None, offset: int, limit: int
+) -> tuple[list[Customer], int]:
+    """The principal's customers (optionally one RM's), largest AUM in the current run first."""
     conditions: list[ColumnElement[bool]] = [customer_scope_filter(principal)]
     if rm_id is not None:
         conditions.append(Customer.rm_id == rm_id)
-    on_run = and_(CustomerScore.customer_id == Customer.customer_id, CustomerScore.run_id == (run_id or -1))
     total = session.scalar(select(func.count()).select_from(Customer).where(*conditions)) or 0
     stmt = (
-        select(Customer, CustomerScore)
-        .outerjoin(CustomerScore, on_run)
+        select(Customer)
         .where(*conditions)
-        .order_by(CustomerScore.aum_avg_30d.desc().nulls_last(), Customer.customer_id)
+        .order_by(Customer.published_aum_avg_30d.desc().nulls_last(), Customer.customer_id)
         .offset(offset)
         .limit(limit)
     )
-    return [(c, s) for c, s in session.execute(stmt).all()], int(total)
+    return list(session.scalars(stmt).all()), int(total)

@@ -136,7 +136,7 @@ def rm_workload(session: Session, principal: Principal, *, actor: Actor) -> list
     """Each RM of the principal's team (team lead) or branch (branch manager): customers, VIPs, AUM, load."""
     staff = assignable_rms(session, principal)
     run_id = scores_repo.current_run_id(session)
-    counts = repo.workload(session, [s.staff_id for s in staff], run_id)
+    counts = repo.workload(session, [s.staff_id for s in staff])
     rows = []
     for s in staff:
         n, vip, aum = counts.get(s.staff_id, (0, 0, 0.0))
@@ -177,20 +177,17 @@ def team_customers(
     require(principal, Permission.CUSTOMER_REASSIGN)
     page = max(page, 1)
     page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
-    run_id = scores_repo.current_run_id(session)
-    found, total = repo.customers_page(
-        session, principal, rm_id=rm_id, run_id=run_id, offset=(page - 1) * page_size, limit=page_size
-    )
+    found, total = repo.customers_page(session, principal, rm_id=rm_id, offset=(page - 1) * page_size, limit=page_size)
     items = [
         TeamCustomer(
             customer_id=c.customer_id,
             name=masker.mask("name", c.name),
             rm_id=c.rm_id,
-            tier=s.tier if s else None,
-            segment=s.segment if s else None,
-            aum_avg_30d=_cents(s.aum_avg_30d) if s else None,
+            tier=c.published_tier,
+            segment=c.published_segment,
+            aum_avg_30d=_cents(c.published_aum_avg_30d),
         )
-        for c, s in found
+        for c in found
     ]
     record(
         session,
