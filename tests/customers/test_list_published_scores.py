@@ -23,32 +23,17 @@ from bankcrm.db.engine import make_engine, session_factory, session_scope
 from bankcrm.db.migrate import upgrade
 from bankcrm.scores import repository as scores_repo
 from bankcrm.scores.models import AppState, CustomerScore, NightlyRun
-from bankcrm.security.crypto import FieldCipher, cipher_for
+from bankcrm.security.crypto import cipher_for
 from bankcrm.security.masking import Masker
 from bankcrm.security.permissions import ROLE_PERMISSIONS, Principal
 from bankcrm.staff.models import Branch, Staff, Team
+from factories import customer
 
 ACTOR = Actor.user(1, "user", "10.0.0.1")
 
 
 def who(role: str, staff_id: str | None = None, team_id: str | None = None, branch_id: str | None = None) -> Principal:
     return Principal(1, f"{role}-user", role, staff_id, team_id, branch_id, ROLE_PERMISSIONS[role])
-
-
-def _customer(cipher: FieldCipher, cid: str, rm: str, name: str) -> Customer:
-    return Customer(
-        customer_id=cid,
-        name=name,
-        gender="F",
-        birth_date=date(1990, 1, 1),
-        id_number_enc=cipher.encrypt("110105199001011234", context="id_number"),
-        id_number_bidx="x" + cid,
-        phone_enc=cipher.encrypt("13812345678", context="phone"),
-        phone_bidx="y" + cid,
-        onboard_date=date(2020, 1, 1),
-        branch_id="B1",
-        rm_id=rm,
-    )
 
 
 @pytest.fixture
@@ -63,9 +48,8 @@ def bank(any_settings: Settings, any_engine: Engine):
         s.flush()
         s.add_all(
             [
-                _customer(cipher, "C1", "S1", "张_三"),
-                _customer(cipher, "C2", "S1", "张三丰"),
-                _customer(cipher, "C3", "S2", "李四"),
+                customer(cid, rm, name=name, phone_enc=cipher.encrypt("13812345678", context="phone"))
+                for cid, rm, name in (("C1", "S1", "张_三"), ("C2", "S1", "张三丰"), ("C3", "S2", "李四"))
             ]
         )
     return factory, cipher

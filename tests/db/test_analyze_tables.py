@@ -7,13 +7,16 @@ from sqlalchemy import Connection, Engine, text
 from bankcrm.db.engine import analyze_tables, vacuum_tables
 
 
+def _bulk_probe(conn: Connection, rows: int) -> None:
+    conn.execute(text("CREATE TABLE bulk_probe (id INTEGER PRIMARY KEY, tier VARCHAR(16))"))
+    conn.execute(
+        text("INSERT INTO bulk_probe (id, tier) VALUES (:id, :tier)"), [{"id": i, "tier": "vip"} for i in range(rows)]
+    )
+
+
 def test_analyze_tables_gives_the_planner_the_new_row_count(any_engine: Engine) -> None:
     with any_engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bulk_probe (id INTEGER PRIMARY KEY, tier VARCHAR(16))"))
-        conn.execute(
-            text("INSERT INTO bulk_probe (id, tier) VALUES (:id, :tier)"),
-            [{"id": i, "tier": "vip"} for i in range(500)],
-        )
+        _bulk_probe(conn, 500)
         analyze_tables(conn, ["bulk_probe"])
         analyze_tables(conn, [])
     if any_engine.dialect.name != "postgresql":
@@ -26,11 +29,7 @@ def test_analyze_tables_gives_the_planner_the_new_row_count(any_engine: Engine) 
 def test_vacuum_tables_marks_updated_pages_all_visible_again(any_engine: Engine) -> None:
     """Index-only scans skip the heap only on all-visible pages; an update of every row clears them all."""
     with any_engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bulk_probe (id INTEGER PRIMARY KEY, tier VARCHAR(16))"))
-        conn.execute(
-            text("INSERT INTO bulk_probe (id, tier) VALUES (:id, :tier)"),
-            [{"id": i, "tier": "vip"} for i in range(2000)],
-        )
+        _bulk_probe(conn, 2000)
     vacuum_tables(any_engine, ["bulk_probe"])
     with any_engine.begin() as conn:
         conn.execute(text("UPDATE bulk_probe SET tier = 'ordinary'"))
