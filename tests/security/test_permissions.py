@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from security_org import CUSTOMERS, build_org
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import StatementError
 
 from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_factory, session_scope
@@ -16,9 +17,12 @@ from bankcrm.security.permissions import (
     Permission,
     PermissionDenied,
     Principal,
+    bound_scope_filter,
     customer_scope_filter,
     found_in_scope,
     require,
+    scope_params,
+    scope_shape,
 )
 
 ALL = set(CUSTOMERS)
@@ -61,7 +65,29 @@ def test_each_role_sees_exactly_its_customers(
         build_org(s)
     with session_scope(factory) as s:
         seen = set(s.scalars(select(Customer.customer_id).where(customer_scope_filter(who))))
+        bound = select(Customer.customer_id).where(bound_scope_filter(scope_shape(who)))
+        seen_bound = set(s.scalars(bound, scope_params(who)))
     assert seen == expected, label
+    assert seen_bound == expected, label
+
+
+def test_one_bound_scope_statement_serves_every_principal_of_its_shape_and_no_one_without_ids(
+    any_engine: Engine,
+) -> None:
+    """The list and the 360 build their statements once per scope shape: the ids must come from the caller."""
+    factory = session_factory(any_engine)
+    with session_scope(factory) as s:
+        build_org(s)
+    statements: dict[object, object] = {}
+    with session_scope(factory) as s:
+        for label, who, expected in CASES:
+            shape = scope_shape(who)
+            stmt = statements.setdefault(shape, select(Customer.customer_id).where(bound_scope_filter(shape)))
+            assert set(s.scalars(stmt, scope_params(who))) == expected, label  # type: ignore[call-overload]
+        assert len(statements) < len(CASES)  # some statements did serve several principals
+        rm_statement = statements[scope_shape(principal("rm", "S1"))]  # team and branch do not matter to an RM
+        with pytest.raises(StatementError, match="scope_staff_id"):
+            s.scalars(rm_statement).all()  # type: ignore[call-overload]
 
 
 def test_every_spec_role_has_a_row_and_a_scope() -> None:

@@ -13,25 +13,26 @@ from sqlalchemy.orm import Session, aliased
 
 from bankcrm.customers.models import PUBLISHED_COLUMN_NAMES, Customer
 from bankcrm.products.models import Account, Product
-from bankcrm.security.permissions import Principal, customer_scope_filter
+from bankcrm.security.permissions import Principal, ScopeShape, bound_scope_filter, scope_params, scope_shape
 
 # products that mature: an RM calls before the money is paid out (and may leave the bank)
 MATURING_CATEGORIES = ("deposit_time", "wealth")
 
 
-@lru_cache(maxsize=1024)
-def _in_scope_select(principal: Principal) -> Select[Customer]:
-    """One customer by id within the principal's scope, built once per principal (a bound id parameter).
+@lru_cache(maxsize=64)
+def _in_scope_select(scope: ScopeShape) -> Select[Customer]:
+    """One customer by id within a scope, built once per scope shape (the ids are bound parameters).
 
     Every customer page and API call runs it, and building a statement and its cache key costs
     SQLAlchemy about as much again as executing it.
     """
-    return select(Customer).where(Customer.customer_id == bindparam("customer_id"), customer_scope_filter(principal))
+    return select(Customer).where(Customer.customer_id == bindparam("customer_id"), bound_scope_filter(scope))
 
 
 def get_in_scope(session: Session, principal: Principal, customer_id: str) -> Customer | None:
     """The customer when it exists and the principal may see it; None for missing and hidden alike."""
-    return session.scalars(_in_scope_select(principal), {"customer_id": customer_id}).one_or_none()
+    params = {"customer_id": customer_id, **scope_params(principal)}
+    return session.scalars(_in_scope_select(scope_shape(principal)), params).one_or_none()
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,9 @@ LIST_SCORE_COLUMNS = tuple(getattr(Customer, name) for name in PUBLISHED_COLUMN_
 
 @dataclass(frozen=True)
 class _ListShape:
-    """What decides a list statement's SQL; the filter values themselves are bound parameters."""
+    """What decides a list statement's SQL; the scope's ids and the filter values are bound parameters."""
 
-    principal: Principal
+    scope: ScopeShape
     name: bool
     phone: bool
     id_number: bool
@@ -88,7 +89,7 @@ class _ListShape:
 
 
 def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [customer_scope_filter(shape.principal)]
+    conditions: list[ColumnElement[bool]] = [bound_scope_filter(shape.scope)]
     if shape.name:
         conditions.append(Customer.name.like(bindparam("name_like"), escape="/"))
     if shape.phone:
@@ -106,7 +107,7 @@ def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
     return conditions
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _list_select(shape: _ListShape) -> Select[Any]:
     """The page statement of one shape, built once (SQLAlchemy's construction and cache key cost
     about as much as running it); the page's rows come with the total in every row.
@@ -158,7 +159,7 @@ def list_in_scope(session: Session, principal: Principal, flt: CustomerListFilte
         return [], 0
     maturing = flt.maturing_from is not None and flt.maturing_until is not None
     shape = _ListShape(
-        principal,
+        scope_shape(principal),
         name=bool(flt.name_prefix),
         phone=bool(flt.phone_bidx),
         id_number=bool(flt.id_number_bidx),
@@ -179,6 +180,7 @@ def list_in_scope(session: Session, principal: Principal, flt: CustomerListFilte
         "maturing_until": flt.maturing_until,
         "offset": flt.offset,
         "limit": flt.limit,
+        **scope_params(principal),
     }
     found: Sequence[Any] = session.execute(_list_select(shape), params).all()  # more columns than Row types
     rows = [ListRow(*row[:-1]) for row in found]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, false, or_, select, true
 
 from bankcrm.customers.models import Customer
 from bankcrm.reference import ROLES
@@ -219,21 +219,63 @@ def customer_scope_filter(principal: Principal) -> ColumnElement[bool]:
 
     A user missing the scope attribute their role needs (an RM without a staff id) sees nothing.
     """
-    scope = principal.customer_scope
+    p = principal
+    return _scope_clause(p.customer_scope, p.staff_id or None, p.team_id or None, p.branch_id or None)
+
+
+# The scope of a principal as a statement built once for every principal of the same shape:
+# (scope, has a staff id, has a team id, has a branch id). The ids are required bound parameters
+# (``scope_params``), so a statement run without them fails instead of using anyone's values.
+ScopeShape = tuple[CustomerScope, bool, bool, bool]
+_SCOPE_PARAMS = ("scope_staff_id", "scope_team_id", "scope_branch_id")
+
+
+def scope_shape(principal: Principal) -> ScopeShape:
+    """The principal's scope and which of the ids it uses are present (ids it does not use count as absent)."""
+    scope, p = principal.customer_scope, principal
+    uses_staff, uses_team, uses_branch = _SCOPE_USES.get(scope, (False, False, False))
+    return (scope, uses_staff and bool(p.staff_id), uses_team and bool(p.team_id), uses_branch and bool(p.branch_id))
+
+
+# which ids (staff, team, branch) each scope's clause reads
+_SCOPE_USES = {
+    CustomerScope.OWN: (True, False, False),
+    CustomerScope.TEAM: (True, True, True),
+    CustomerScope.BRANCH: (False, False, True),
+}
+
+
+def scope_params(principal: Principal) -> dict[str, str | None]:
+    """The values of ``bound_scope_filter``'s parameters for this principal."""
+    return dict(zip(_SCOPE_PARAMS, (principal.staff_id, principal.team_id, principal.branch_id), strict=True))
+
+
+def bound_scope_filter(shape: ScopeShape) -> ColumnElement[bool]:
+    """``customer_scope_filter`` for every principal of one shape, the ids as required bound parameters."""
+    scope, *present = shape
+    staff_id, team_id, branch_id = (
+        bindparam(name, required=True, type_=String()) if there else None
+        for name, there in zip(_SCOPE_PARAMS, present, strict=True)
+    )
+    return _scope_clause(scope, staff_id, team_id, branch_id)
+
+
+_Id = str | BindParameter[str] | None
+
+
+def _scope_clause(scope: CustomerScope, staff_id: _Id, team_id: _Id, branch_id: _Id) -> ColumnElement[bool]:
     if scope is CustomerScope.OWN:
-        return Customer.rm_id == principal.staff_id if principal.staff_id else false()
+        return Customer.rm_id == staff_id if staff_id is not None else false()
     if scope is CustomerScope.TEAM:
-        if not principal.team_id:
-            return Customer.rm_id == principal.staff_id if principal.staff_id else false()
-        team_rms = select(Staff.staff_id).where(Staff.team_id == principal.team_id)
-        own = [Customer.rm_id == principal.staff_id] if principal.staff_id else []
+        if team_id is None:
+            return Customer.rm_id == staff_id if staff_id is not None else false()
+        team_rms = select(Staff.staff_id).where(Staff.team_id == team_id)
+        own = [Customer.rm_id == staff_id] if staff_id is not None else []
         # customers without an RM are the branch queue, which the branch's team leads work
-        queue = (
-            [and_(Customer.rm_id.is_(None), Customer.branch_id == principal.branch_id)] if principal.branch_id else []
-        )
+        queue = [and_(Customer.rm_id.is_(None), Customer.branch_id == branch_id)] if branch_id is not None else []
         return or_(Customer.rm_id.in_(team_rms), *own, *queue)
     if scope is CustomerScope.BRANCH:
-        return Customer.branch_id == principal.branch_id if principal.branch_id else false()
+        return Customer.branch_id == branch_id if branch_id is not None else false()
     if scope is CustomerScope.ALL_MASKED:
         return true()
     return false()

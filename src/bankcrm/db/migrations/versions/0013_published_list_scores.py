@@ -51,9 +51,19 @@ def upgrade() -> None:
     with op.batch_alter_table("customer_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_scores_customer_run")
         batch_op.create_index("ix_customer_scores_customer_run", ["customer_id", "run_id"], unique=False)
+    op.create_index(
+        "ix_accounts_maturing",
+        "accounts",
+        ["customer_id", "maturity_on"],
+        unique=False,
+        postgresql_include=["closed_on", "product_id"],
+        postgresql_where=sa.text("maturity_on IS NOT NULL"),
+        sqlite_where=sa.text("maturity_on IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_accounts_maturing", table_name="accounts")
     with op.batch_alter_table("customer_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_scores_customer_run")
         batch_op.create_index(
