@@ -1,5 +1,5 @@
 """The request's database session (``DbSession``): committed after the route, rolled back when it raises,
-and ``in_one_thread`` running a route's work and its commit in a single worker thread."""
+and ``Call`` (``ApiCall.run``) authenticating, running a route's work and committing in a single worker thread."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bankcrm.audit.models import AuditEvent
 from bankcrm.scores.models import AppState
 from bankcrm.web import app_from_environment
 from bankcrm.web.app import create_app
-from bankcrm.web.deps import DbSession, in_one_thread
+from bankcrm.web.deps import Call, DbSession
 from conftest import ROLE_USER, WebBank, login
 
 
@@ -53,17 +53,17 @@ def probe(web_bank: WebBank) -> Iterator[tuple[TestClient, FastAPI, list[tuple[s
         db.flush()  # the row reached the database inside the request's transaction
         raise Boom()
 
-    @app.post("/api/v1/probe/one-thread")
-    async def one_thread(db: DbSession) -> dict[str, str]:
-        def work() -> str:
+    @app.get("/api/v1/probe/one-thread")
+    async def one_thread(call: Call) -> dict[str, str]:
+        def work(auth, actor) -> str:
             worked_in.append(threading.get_ident())
-            db.add(AppState(key="probe.one", value="kept"))
+            call.db.add(AppState(key="probe.one", value=f"kept for {auth.user.username} as {actor.name}"))
             return "yes"
 
-        return {"ok": await in_one_thread(db, work)}
+        return {"ok": await call.run(work)}
 
     app.state.worked_in = worked_in
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
         yield client, app, commits
     if app.state.web.sealer is not None:
         app.state.web.sealer.stop()
@@ -86,13 +86,25 @@ def test_a_route_that_raises_is_rolled_back_and_its_connection_returned(probe, w
     assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-def test_in_one_thread_commits_in_the_thread_that_did_the_work_and_only_once(probe, web_bank: WebBank) -> None:
+def test_a_call_authenticates_works_and_commits_in_one_thread_and_only_once(probe, web_bank: WebBank) -> None:
     client, app, commits = probe
-    response = client.post("/api/v1/probe/one-thread", headers={"Authorization": "Bearer x"})
+    login(client, ROLE_USER["rm"])
+    commits.clear()  # the login's own
+    response = client.get("/api/v1/probe/one-thread")
     assert response.json() == {"ok": "yes"}
-    assert _stored(web_bank, "probe.one") == "kept"
+    assert _stored(web_bank, "probe.one") == f"kept for {ROLE_USER['rm']} as {ROLE_USER['rm']}"
     # one commit, in the worker thread the work ran in (not a second one when the request ends)
     assert commits == [("commit", app.state.worked_in[0])]
+    assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_call_without_valid_credentials_is_refused_before_any_work(probe, web_bank: WebBank) -> None:
+    client, app, commits = probe
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = client.get("/api/v1/probe/one-thread", headers=headers)
+        assert response.status_code == 401, headers
+    assert app.state.worked_in == [] and commits == []
+    assert _stored(web_bank, "probe.one") is None
     assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 

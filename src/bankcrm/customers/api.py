@@ -9,21 +9,18 @@ from fastapi import APIRouter, Query
 
 from bankcrm.customers import service
 from bankcrm.customers.schemas import Customer360Read, CustomerListPage, RevealRequest, RevealResponse
-from bankcrm.web.deps import CurrentPrincipal, DbSession, RequestActor, Runtime, in_one_thread
+from bankcrm.web.deps import Call, CurrentPrincipal, DbSession, RequestActor, Runtime
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-# The list and the 360 are the API's busiest reads: each runs its work and the commit in one worker
-# thread (``in_one_thread``) instead of a thread-pool hop per step.
+# The list and the 360 are the API's busiest reads: each authenticates the caller, runs its work and
+# commits in one worker thread (``Call``, ``ApiCall.run``) instead of a thread-pool hop per step.
 
 
 @router.get("", response_model=CustomerListPage)
 async def list_customers(
-    db: DbSession,
-    runtime: Runtime,
-    principal: CurrentPrincipal,
-    actor: RequestActor,
+    call: Call,
     tier: Literal["vip", "potential", "ordinary"] | None = None,
     segment: Literal["A", "B", "C", "D"] | None = None,
     value_class: Literal["high_value", "micro_profit", "breakeven", "loss"] | None = None,
@@ -42,26 +39,24 @@ async def list_customers(
 ) -> CustomerListPage:
     """The caller's customers (record scope), masked, with the current run's scores; audited."""
     query = service.CustomerQuery(tier, segment, value_class, q, sort, page, page_size, maturing_within_days)
+    runtime = call.runtime
     today = runtime.clock().astimezone(ZoneInfo(runtime.settings.timezone)).date()
-    result = await in_one_thread(
-        db,
-        lambda: service.list_customers(
-            db, principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker, today=today
-        ),
+    result = await call.run(
+        lambda auth, actor: service.list_customers(
+            call.db, auth.principal, query, actor=actor, cipher=runtime.cipher, masker=runtime.masker, today=today
+        )
     )
     return CustomerListPage.of(result)
 
 
 @router.get("/{customer_id}", response_model=Customer360Read)
-async def get_customer(
-    customer_id: str, db: DbSession, runtime: Runtime, principal: CurrentPrincipal, actor: RequestActor
-) -> Customer360Read:
+async def get_customer(customer_id: str, call: Call) -> Customer360Read:
     """The masked 360 view with the latest scores; 404 when missing or outside the caller's scope."""
-    view = await in_one_thread(
-        db,
-        lambda: service.customer_360(
-            db, principal, customer_id, actor=actor, cipher=runtime.cipher, masker=runtime.masker
-        ),
+    runtime = call.runtime
+    view = await call.run(
+        lambda auth, actor: service.customer_360(
+            call.db, auth.principal, customer_id, actor=actor, cipher=runtime.cipher, masker=runtime.masker
+        )
     )
     return Customer360Read.of(view)
 

@@ -6,6 +6,8 @@
   only. Nobody logged in raises ``NotAuthenticated``: pages redirect to the login form, the API
   answers 401.
 - ``RequestActor``: the audit actor with the client address.
+- ``Call``: the request, session and runtime for an ``async`` API read that authenticates, works
+  and commits in one worker thread (``ApiCall.run``).
 - ``Tr``: the translator of the request's language.
 - ``RowId``: an integer row id in a path, bounded to what the database column holds.
 """
@@ -88,22 +90,6 @@ async def get_db(runtime: Runtime) -> AsyncIterator[Session]:
         session.close()
 
 
-async def in_one_thread(db: Session, work: Callable[[], T]) -> T:
-    """Run ``work`` and commit the request's session together in one worker thread.
-
-    For the busiest ``async`` API routes: a plain ``def`` route costs a thread-pool hop for the
-    route, another for FastAPI's validation of its answer and a third for the commit; this is one.
-    A failed commit raises here, as it would at the end of the request.
-    """
-
-    def work_and_commit() -> T:
-        result = work()
-        db.commit()
-        return result
-
-    return await run_in_threadpool(work_and_commit)
-
-
 # scope="function": the commit happens before the response is sent, so a failed commit is an error
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
@@ -159,11 +145,51 @@ CurrentUser = Annotated[User, Depends(get_user)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_actor(request: Request, auth: CurrentAuth) -> Actor:
+def actor_of(request: Request, auth: Auth) -> Actor:
     return Actor.user(auth.user.id, auth.user.username, client_address(request))
 
 
+async def get_actor(request: Request, auth: CurrentAuth) -> Actor:
+    return actor_of(request, auth)
+
+
 RequestActor = Annotated[Actor, Depends(get_actor)]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """The request, its session and the runtime, for the busiest ``async`` API reads (``Call``).
+
+    ``run`` authenticates the caller, does the route's work and commits, all in one worker thread.
+    A plain ``def`` route costs a thread-pool hop for the login or token check, another for the
+    route, another for FastAPI's validation of its answer and one for the commit; and each of
+    the ``CurrentPrincipal``/``RequestActor`` dependencies costs FastAPI's dependency machinery
+    more than it does itself. A request with no credentials at all is refused before any hop.
+    """
+
+    request: Request
+    db: Session
+    runtime: WebRuntime
+
+    async def run(self, work: Callable[[Auth, Actor], T]) -> T:
+        """``work(auth, actor)`` and the commit in one worker thread; NotAuthenticated as ``CurrentAuth`` raises it."""
+
+        def authenticated_work_and_commit() -> T:
+            auth = get_auth(self.request, self.db, self.runtime)
+            result = work(auth, actor_of(self.request, auth))
+            self.db.commit()
+            return result
+
+        return await run_in_threadpool(authenticated_work_and_commit)
+
+
+async def get_api_call(request: Request, db: DbSession, runtime: Runtime) -> ApiCall:
+    if not (is_bearer_api_call(request) or request.cookies.get(SESSION_COOKIE)):
+        raise NotAuthenticated()
+    return ApiCall(request, db, runtime)
+
+
+Call = Annotated[ApiCall, Depends(get_api_call)]
 
 
 async def get_translator(request: Request) -> Translator:
