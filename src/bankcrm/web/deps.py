@@ -74,7 +74,7 @@ async def get_db(runtime: Runtime) -> AsyncIterator[Session]:
     Making the session does no I/O (it connects on first use), so it happens on the event loop; the
     commit or rollback runs in a worker thread, shielded from cancellation so that a connection is
     never returned to the pool in the middle of a transaction. A route that already committed
-    (``in_one_thread``) leaves nothing to do but close, which is then done without a thread hop.
+    (``ApiCall.run``) leaves nothing to do but close, which is then done without a thread hop.
     """
     session = runtime.sessions()
     try:
