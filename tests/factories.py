@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from bankcrm.customers.models import Customer
+from bankcrm.security.permissions import ROLE_PERMISSIONS, Principal
 
 
 def customer(customer_id: str, rm_id: str | None, branch_id: str = "B1", **fields: Any) -> Customer:
@@ -25,3 +26,10 @@ def customer(customer_id: str, rm_id: str | None, branch_id: str = "B1", **field
         **fields,
     }
     return Customer(**values)
+
+
+def principal(
+    role: str, staff_id: str | None = None, team_id: str | None = None, branch_id: str | None = None
+) -> Principal:
+    """A principal with the role's permissions (no API-token narrowing)."""
+    return Principal(1, f"{role}-user", role, staff_id, team_id, branch_id, ROLE_PERMISSIONS[role])

@@ -14,12 +14,9 @@ from bankcrm.customers.models import Customer
 from bankcrm.db.engine import session_factory, session_scope
 from bankcrm.security.crypto import cipher_for
 from bankcrm.security.masking import Masker
-from bankcrm.security.permissions import ROLE_PERMISSIONS, NotFound, PermissionDenied, Principal
+from bankcrm.security.permissions import NotFound, PermissionDenied
 from bankcrm.staff.models import Branch, Staff
-
-
-def who(role: str, staff_id: str | None = None, branch_id: str | None = None) -> Principal:
-    return Principal(1, f"{role}-user", role, staff_id, None, branch_id, ROLE_PERMISSIONS[role])
+from factories import principal as who
 
 
 @pytest.fixture

@@ -25,15 +25,11 @@ from bankcrm.scores import repository as scores_repo
 from bankcrm.scores.models import AppState, CustomerScore, NightlyRun
 from bankcrm.security.crypto import cipher_for
 from bankcrm.security.masking import Masker
-from bankcrm.security.permissions import ROLE_PERMISSIONS, Principal
+from bankcrm.security.permissions import Principal
 from bankcrm.staff.models import Branch, Staff, Team
-from factories import customer
+from factories import customer, principal
 
 ACTOR = Actor.user(1, "user", "10.0.0.1")
-
-
-def who(role: str, staff_id: str | None = None, team_id: str | None = None, branch_id: str | None = None) -> Principal:
-    return Principal(1, f"{role}-user", role, staff_id, team_id, branch_id, ROLE_PERMISSIONS[role])
 
 
 @pytest.fixture
@@ -89,7 +85,7 @@ def listing(bank, principal: Principal, **query) -> list[tuple[str, str | None, 
 
 
 def test_a_publish_replaces_every_customers_list_scores(bank, any_engine: Engine) -> None:
-    rm = who("rm", "S1")
+    rm = principal("rm", "S1")
     assert listing(bank, rm) == [("C1", None, None), ("C2", None, None)]  # nothing published yet
     assert listing(bank, rm, tier="vip") == []
     publish(any_engine, date(2026, 3, 31), {"C1": ("vip", 0.9, 600_000.0), "C2": ("ordinary", 0.1, 9_000_000.0)})
@@ -100,7 +96,7 @@ def test_a_publish_replaces_every_customers_list_scores(bank, any_engine: Engine
     publish(any_engine, date(2026, 4, 30), {"C2": ("potential", 0.95, 100.0), "C3": ("vip", 0.5, 1.0)})
     assert listing(bank, rm) == [("C2", "potential", 0.95), ("C1", None, None)]
     assert listing(bank, rm, tier="vip") == []
-    assert listing(bank, who("rm", "S2"), tier="vip") == [("C3", "vip", 0.5)]
+    assert listing(bank, principal("rm", "S2"), tier="vip") == [("C3", "vip", 0.5)]
 
 
 def test_a_publish_rewrites_only_the_customers_whose_list_scores_changed(bank, any_engine: Engine) -> None:
@@ -113,7 +109,7 @@ def test_a_publish_rewrites_only_the_customers_whose_list_scores_changed(bank, a
     with session_scope(factory) as s:
         # back to the first run: C2's AUM changes again, C1 is as it was, C3 was never scored
         assert scores_repo.copy_list_scores(s, first) == 1
-    assert listing(bank, who("rm", "S1"), sort="aum") == [("C1", "vip", 0.9), ("C2", "ordinary", 0.1)]
+    assert listing(bank, principal("rm", "S1"), sort="aum") == [("C1", "vip", 0.9), ("C2", "ordinary", 0.1)]
 
 
 def test_a_reassigned_customer_moves_to_its_new_rm_with_its_scores(bank, any_engine: Engine) -> None:
@@ -122,18 +118,18 @@ def test_a_reassigned_customer_moves_to_its_new_rm_with_its_scores(bank, any_eng
     with session_scope(factory) as s:
         reassign_customers(
             s,
-            who("team_lead", "L1", "T1", "B1"),
+            principal("team_lead", "L1", "T1", "B1"),
             Reassignment(customer_ids=["C3"], to_rm_id="S1", reason="S2 moved to another branch"),
             actor=ACTOR,
         )
-    assert listing(bank, who("rm", "S1")) == [("C1", "vip", 0.9), ("C3", "potential", 0.7), ("C2", None, None)]
-    assert listing(bank, who("rm", "S2")) == []
-    assert listing(bank, who("rm", "S1"), tier="potential") == [("C3", "potential", 0.7)]
+    assert listing(bank, principal("rm", "S1")) == [("C1", "vip", 0.9), ("C3", "potential", 0.7), ("C2", None, None)]
+    assert listing(bank, principal("rm", "S2")) == []
+    assert listing(bank, principal("rm", "S1"), tier="potential") == [("C3", "potential", 0.7)]
 
 
 def test_a_name_search_matches_wildcard_characters_literally(bank, any_engine: Engine) -> None:
     publish(any_engine, date(2026, 3, 31), {"C1": ("vip", 0.9, 1.0), "C2": ("ordinary", 0.1, 1.0)})
-    rm = who("rm", "S1")
+    rm = principal("rm", "S1")
     assert [c for c, _, _ in listing(bank, rm, q="张_")] == ["C1"]  # "_" is not "any one character"
     assert [c for c, _, _ in listing(bank, rm, q="张")] == ["C1", "C2"]
     assert listing(bank, rm, q="%") == []
