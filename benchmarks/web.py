@@ -18,8 +18,9 @@
      them, maturing within 30 days, or none), a random sort and one of the first pages, 20 rows a page;
    - ``360``: ``GET /api/v1/customers/{id}`` for a customer of that RM.
    and prints p50/p95/p99/max latency, requests per second and errors (anything but 200) per
-   phase, as Markdown, with the targets (zero errors, p95 ≤ 100 ms, ≥ 200 requests/s for the
-   360). Results are also written as JSON (``web-results.json`` in the work folder).
+   phase (for the list also p50/p95 per filter kind), as Markdown, with the targets (zero
+   errors, p95 ≤ 100 ms, ≥ 200 requests/s for the 360). Results are also written as JSON
+   (``web-results.json`` in the work folder).
 
 Every request goes through the whole stack: token check, record scope, masking (field
 decryption) and the audit row that every list and view writes.
@@ -353,6 +354,7 @@ class BackendSampler(threading.Thread):
 @dataclass
 class Samples:
     latencies_ms: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # list phase: latencies per filter kind
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -361,12 +363,14 @@ class Samples:
         self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
 
-def list_path(rng: random.Random) -> str:
-    params = dict(rng.choice(FILTERS))
+def list_path(rng: random.Random) -> tuple[str, str]:
+    """A list request and its filter kind (the filter names joined by ``+``, ``none`` without one)."""
+    chosen = rng.choice(FILTERS)
+    params = dict(chosen)
     params["sort"] = rng.choice(("value_index", "aum"))
     params["page"] = str(rng.choice((1, 1, 1, 2, 3)))
     params["page_size"] = "20"
-    return "/api/v1/customers?" + "&".join(f"{k}={v}" for k, v in params.items())
+    return "/api/v1/customers?" + "&".join(f"{k}={v}" for k, v in params.items()), "+".join(chosen) or "none"
 
 
 def client_loop(
@@ -379,7 +383,7 @@ def client_loop(
         now = time.perf_counter()
         if now >= until:
             break
-        path = list_path(rng) if phase == "list" else f"/api/v1/customers/{rng.choice(login.customer_ids)}"
+        path, kind = list_path(rng) if phase == "list" else (f"/api/v1/customers/{rng.choice(login.customer_ids)}", "")
         started = time.perf_counter()
         try:
             if conn is None:
@@ -400,6 +404,8 @@ def client_loop(
             continue
         if status == 200:
             out.latencies_ms.append(elapsed_ms)
+            if kind:
+                out.by_kind.setdefault(kind, []).append(elapsed_ms)
         else:
             out.error(str(status))
     if conn is not None:
@@ -439,10 +445,20 @@ def run_phase(
         for k, v in s.error_kinds.items():
             kinds[k] = kinds.get(k, 0) + v
 
-    def pct(p: float) -> float:
-        if not latencies:
+    def pct(p: float, values: list[float] = latencies) -> float:
+        if not values:
             return float("nan")
-        return latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))]
+        return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+    by_kind: dict[str, list[float]] = {}
+    for s in per_client:
+        for kind, values in s.by_kind.items():
+            by_kind.setdefault(kind, []).extend(values)
+    per_kind = {
+        kind: {"requests": len(values), "p50_ms": pct(50, values), "p95_ms": pct(95, values)}
+        for kind, values in sorted(by_kind.items())
+        for values in [sorted(values)]
+    }
 
     return {
         "phase": phase,
@@ -467,6 +483,7 @@ def run_phase(
         "blocks_hit_per_request": (blocks_after[1] - blocks_before[1]) / max(1, len(latencies)),
         "loadavg_before": load_before[0],
         "loadavg_after": os.getloadavg()[0],
+        "by_filter": per_kind,
     }
 
 
@@ -492,6 +509,11 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"| {r['busy_backends_avg']:.1f} / {r['lock_waiting_backends_avg']:.1f} "
             f"| {r['loadavg_before']:.1f}→{r['loadavg_after']:.1f} |"
         )
+    for r in results:
+        if r.get("by_filter"):
+            lines += ["", "| list filter | requests | p50 ms | p95 ms |", "|---|---:|---:|---:|"]
+            for kind, k in r["by_filter"].items():
+                lines.append(f"| {kind} | {k['requests']:,} | {k['p50_ms']:.1f} | {k['p95_ms']:.1f} |")
     return "\n".join(lines)
 
 
