@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
 from bankcrm.audit.service import search, verify
@@ -150,3 +150,19 @@ def test_keys_rotate_command_is_audited(settings: Settings, engine: Engine) -> N
     with session_scope(session_factory(make_engine(settings))) as s:
         assert [e.action for e in search(s, action="keys.")] == ["keys.retire", "keys.rotate"]
         assert verify(s).ok
+
+
+def test_keys_rotate_vacuums_the_tables_it_rewrote(any_settings: Settings, any_engine: Engine) -> None:
+    """On PostgreSQL: the customer list's index-only scans need the rewritten pages marked all-visible again."""
+    _load(any_settings, any_engine)
+    args = ["keys", "rotate", "--home", str(any_settings.home)]
+    if any_settings.database_url:
+        args += ["--database-url", any_settings.database_url]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    if any_engine.dialect.name != "postgresql":
+        return  # nothing to vacuum elsewhere
+    last_vacuum = text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relid = to_regclass(:t)")
+    with any_engine.connect() as conn:
+        vacuumed = {t: conn.execute(last_vacuum, {"t": t}).scalar_one() is not None for t in ("customers", "accounts")}
+    assert vacuumed == {"customers": True, "accounts": True}

@@ -8,7 +8,7 @@ import typer
 
 from bankcrm.audit.service import Actor
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, fail, open_engine
-from bankcrm.db.engine import session_factory, session_scope
+from bankcrm.db.engine import session_factory, session_scope, vacuum_tables
 from bankcrm.security import rotation
 from bankcrm.security.crypto import load_or_create_keyring
 
@@ -36,6 +36,9 @@ def rotate_cmd(
     ring = load_or_create_keyring(key_file) if resume else rotation.start_rotation(key_file)
     console.print(f"active key {ring.active_key_id}; re-encrypting in batches of {batch_size:,}")
     report = rotation.reencrypt_all(factory, ring, batch_size=batch_size)
+    # every rewritten row's page lost its all-visible mark: the customer list's index-only scans
+    # would visit the heap again until a vacuum (no-op outside PostgreSQL)
+    vacuum_tables(engine, sorted({column.split(".")[0] for column, n in report.rewritten.items() if n}))
     if retire_old and report.remaining == 0:
         try:
             report.retired = rotation.retire_unused_keys(factory, key_file)
