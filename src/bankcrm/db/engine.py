@@ -71,11 +71,9 @@ def analyze_tables(conn: Connection, tables: Iterable[str]) -> None:
     that run without autovacuum never catch up at all. ANALYZE samples a fixed number of rows and
     blocks neither readers nor writers.
     """
-    names = [t for t in tables if t]
-    if conn.dialect.name != "postgresql" or not names:
-        return
-    preparer = conn.dialect.identifier_preparer
-    conn.exec_driver_sql("ANALYZE " + ", ".join(preparer.quote(t) for t in names))
+    names = _postgresql_table_list(conn.engine, tables)
+    if names:
+        conn.exec_driver_sql("ANALYZE " + names)
 
 
 def vacuum_tables(engine: Engine, tables: Iterable[str]) -> None:
@@ -87,9 +85,15 @@ def vacuum_tables(engine: Engine, tables: Iterable[str]) -> None:
     transaction, so it takes a connection of its own in autocommit; it blocks neither readers nor
     writers.
     """
-    names = [t for t in tables if t]
-    if engine.dialect.name != "postgresql" or not names:
-        return
+    names = _postgresql_table_list(engine, tables)
+    if names:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) " + names)
+
+
+def _postgresql_table_list(engine: Engine, tables: Iterable[str]) -> str:
+    """The tables as a quoted SQL list on PostgreSQL; empty elsewhere or when there are none."""
+    if engine.dialect.name != "postgresql":
+        return ""
     preparer = engine.dialect.identifier_preparer
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(preparer.quote(t) for t in names))
+    return ", ".join(preparer.quote(t) for t in tables if t)
