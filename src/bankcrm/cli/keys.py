@@ -38,7 +38,7 @@ def rotate_cmd(
     report = rotation.reencrypt_all(factory, ring, batch_size=batch_size)
     # every rewritten row's page lost its all-visible mark: the customer list's index-only scans
     # would visit the heap again until a vacuum (no-op outside PostgreSQL)
-    vacuum_tables(engine, sorted({column.split(".")[0] for column, n in report.rewritten.items() if n}))
+    vacuum_tables(engine, report.rewritten_tables)
     if retire_old and report.remaining == 0:
         try:
             report.retired = rotation.retire_unused_keys(factory, key_file)

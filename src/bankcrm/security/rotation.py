@@ -70,6 +70,11 @@ class RotationReport:
     remaining: int = 0
     retired: list[str] = field(default_factory=list)
 
+    @property
+    def rewritten_tables(self) -> list[str]:
+        """The tables in which at least one value was re-encrypted."""
+        return sorted({key.split(".", 1)[0] for key, n in self.rewritten.items() if n})
+
 
 def start_rotation(key_file: Path) -> KeyRing:
     """Add a new active data key to the ring file (old keys stay for reading) and return the new ring."""
