@@ -454,11 +454,10 @@ def run_phase(
     for s in per_client:
         for kind, values in s.by_kind.items():
             by_kind.setdefault(kind, []).extend(values)
-    per_kind = {
-        kind: {"requests": len(values), "p50_ms": pct(50, values), "p95_ms": pct(95, values)}
-        for kind, values in sorted(by_kind.items())
-        for values in [sorted(values)]
-    }
+    per_kind = {}
+    for kind in sorted(by_kind):
+        values = sorted(by_kind[kind])
+        per_kind[kind] = {"requests": len(values), "p50_ms": pct(50, values), "p95_ms": pct(95, values)}
 
     return {
         "phase": phase,
