@@ -24,20 +24,9 @@ from bankcrm.security.permissions import (
     scope_params,
     scope_shape,
 )
+from factories import principal
 
 ALL = set(CUSTOMERS)
-
-
-def principal(role: str, staff_id: str | None = None, team_id: str | None = None, branch_id: str | None = None):
-    return Principal(
-        user_id=1,
-        username="u",
-        role=role,
-        staff_id=staff_id,
-        team_id=team_id,
-        branch_id=branch_id,
-        permissions=ROLE_PERMISSIONS[role],
-    )
 
 
 CASES = [
