@@ -33,7 +33,10 @@ from bankcrm.audit.service import seal
 
 logger = logging.getLogger(__name__)
 
-DELAY_SECONDS = 0.02  # after a wake, so the events of concurrent requests share one transaction
+# after a wake, so the events of concurrent requests share one transaction: a seal costs about the
+# same for one event as for fifty (lock the head, read, insert, delete, move the head, commit), so
+# under load fewer, larger rounds leave the requests more of the process's time (benchmarks/README.md)
+DELAY_SECONDS = 0.1
 INTERVAL_SECONDS = 1.0  # a seal at least this often, woken or not
 
 
