@@ -20,7 +20,7 @@ from bankcrm.security.masking import masker_for
 from bankcrm.security.passwords import PasswordHasher, hasher_for
 from bankcrm.web.csrf import csrf_protect
 from bankcrm.web.errors import install_error_handlers
-from bankcrm.web.middleware import ConnectionRecycleMiddleware, SecurityHeadersMiddleware
+from bankcrm.web.middleware import ConnectionRecycleMiddleware, NulRefusalMiddleware, SecurityHeadersMiddleware
 from bankcrm.web.runtime import WebRuntime
 
 API_PREFIX = "/api/v1"
@@ -86,6 +86,7 @@ def create_app(
         cookie_secure=settings.effective_cookie_secure,
         sealer=sealer,
     )
+    app.add_middleware(NulRefusalMiddleware)  # inside the headers: its answers get them too
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ConnectionRecycleMiddleware, max_requests=settings.web_keepalive_requests)
     install_error_handlers(app)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bankcrm.audit.service import AuditError
@@ -73,6 +74,18 @@ async def _audit_refused(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, "A reveal needs a stated reason (at least 4 characters)")
 
 
+async def _data_error(request: Request, exc: Exception) -> Response:
+    """A NUL character in a submitted text (form or JSON body) reaching PostgreSQL, which refuses it: 422.
+
+    The path and query are checked before routing (``NulRefusalMiddleware``); a body is only seen
+    field by field by the routes, so the database's refusal is translated here. Any other data
+    error is a server error and goes on to be reported as one.
+    """
+    if "NUL" in str(getattr(exc, "orig", "")):
+        return error_response(request, 422, "Text must not contain NUL characters")
+    raise exc
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if is_api(request) or exc.status_code not in (404, 405):
@@ -87,3 +100,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CsrfFailed, _csrf)
     app.add_exception_handler(AuditError, _audit_refused)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _data_error)

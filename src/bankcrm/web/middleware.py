@@ -1,8 +1,11 @@
-"""Plain ASGI middlewares: security headers on every response (SPEC section 9), and keep-alive recycling."""
+"""Plain ASGI middlewares: security headers on every response (SPEC section 9), keep-alive recycling,
+and refusal of NUL characters in a request's path or query."""
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -107,3 +110,48 @@ class ConnectionRecycleMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_closing)
+
+
+class NulRefusalMiddleware:
+    """Answers 422 to a request whose path or query parameters contain a NUL character (``%00``).
+
+    No text the product stores or looks up may contain one (PostgreSQL's text type refuses it,
+    which would otherwise surface as a server error); the answer names the parameter, in the
+    shape of FastAPI's own validation errors.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = self._nul_in(scope)
+            if where is not None:
+                body = json.dumps(
+                    {"detail": [{"type": "value_error", "loc": list(where), "msg": "must not contain NUL characters"}]}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 422,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _nul_in(scope: Scope) -> tuple[str, str] | None:
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in query:
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                if "\x00" in name or "\x00" in value:
+                    return ("query", name.replace("\x00", ""))
+        path: str = scope.get("path", "")  # decoded already
+        if "\x00" in path:
+            return ("path", path.replace("\x00", ""))
+        return None
