@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bankcrm.audit import service
@@ -297,6 +297,54 @@ def test_many_writers_are_sealed_in_fewer_rounds_than_commits(any_engine: Engine
         sealer.stop()
 
 
+def test_the_sealer_commits_once_per_round_while_writers_keep_committing(any_engine: Engine) -> None:
+    """A round is one batch: it does not chase the events committed while it ran (their commits
+    woke it for a round of their own), which under load made a string of one-event transactions."""
+    sealer = BackgroundSealer(any_engine, delay=0.01, interval=60)
+    factory = session_factory(any_engine, sealer=sealer)
+    sealer_commits = [0]
+
+    @event.listens_for(any_engine, "commit")
+    def _count(conn: object) -> None:
+        if threading.current_thread().name == "audit-sealer":
+            sealer_commits[0] += 1
+
+    try:
+        _write_from_threads(factory, 4, 25)
+        assert _wait_for(any_engine, (100, 0)) == (100, 0)
+        rounds = sealer.rounds
+        assert rounds < 100
+        assert sealer_commits[0] <= rounds
+        _assert_chained_in_commit_order(factory, 4, 25)
+    finally:
+        sealer.stop()
+        event.remove(any_engine, "commit", _count)
+
+
+def test_a_seal_round_takes_one_batch_and_says_when_more_may_wait(any_engine: Engine) -> None:
+    with Session(any_engine) as s:  # no seal hook: three committed, pending events
+        for cid in ("C1", "C2", "C3"):
+            _view(s, cid)
+        s.commit()
+    assert service.seal_round(any_engine, batch_size=2) == service.SealRound(2, again=True)
+    assert _counts(any_engine) == (2, 1)
+    assert service.seal_round(any_engine, batch_size=2) == service.SealRound(1, again=False)
+    assert service.seal_round(any_engine, batch_size=2) == service.SealRound(0, again=False)
+    assert _counts(any_engine) == (3, 0)
+
+
+def test_a_seal_round_that_finds_the_head_taken_asks_to_come_back(any_engine: Engine) -> None:
+    _require_postgres(any_engine)
+    with Session(any_engine) as s:
+        _view(s, "C1")
+        s.commit()
+    with any_engine.connect() as holder:
+        holder.execute(text("SELECT last_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+        assert service.seal_round(any_engine) == service.SealRound(0, again=True)
+        holder.rollback()
+    assert service.seal_round(any_engine) == service.SealRound(1, again=False)
+
+
 def test_events_another_process_left_pending_are_sealed_on_the_interval(any_engine: Engine) -> None:
     sealer = BackgroundSealer(any_engine, delay=0, interval=0.1)
     factory = session_factory(any_engine, sealer=sealer)
@@ -377,7 +425,7 @@ def test_a_failed_seal_is_logged_and_the_thread_goes_on(
         failures.set()
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sealer_module, "seal", broken)
+    monkeypatch.setattr(sealer_module, "seal_round", broken)
     sealer = BackgroundSealer(any_engine, delay=0, interval=0.05)
     factory = session_factory(any_engine, sealer=sealer)
     try:
@@ -388,7 +436,7 @@ def test_a_failed_seal_is_logged_and_the_thread_goes_on(
             time.sleep(0.2)
         assert "sealing the audit log failed" in caplog.text and "disk full" in caplog.text
         assert sealer.running and _counts(any_engine) == (0, 1)  # committed, waiting
-        monkeypatch.setattr(sealer_module, "seal", service.seal)
+        monkeypatch.setattr(sealer_module, "seal_round", service.seal_round)
         assert _wait_for(any_engine, (1, 0)) == (1, 0)  # the next round caught up
     finally:
         sealer.stop()

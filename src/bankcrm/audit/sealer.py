@@ -11,9 +11,16 @@ What this changes, and what it does not:
 
 - An event still commits or rolls back with its action (``record`` is unchanged); only the
   moment it joins the chain moves, by ``delay`` plus one seal, instead of right after the commit.
-- Nothing committed is left behind: the thread also seals every ``interval`` seconds when
+- A wake is one round: one batch in one transaction (``seal_round``), not ``seal``'s look
+  again after the commit. Under load an event commits during nearly every round, and chasing
+  those sealed one event per transaction, continuously; each such commit has woken the thread
+  for a later round anyway.
+- Nothing committed is left behind: a commit after the thread cleared its wake flag wakes it
+  for another round; a round that found the head taken by another process's sealer, or a full
+  batch, comes back after the delay; the thread also seals every ``interval`` seconds when
   nothing woke it, which picks up events another process committed and did not seal (a worker
-  killed between its commit and its seal), and ``stop`` seals once more before it returns.
+  killed between its commit and its seal); and ``stop`` seals everything pending before it
+  returns.
 - Readers of the log (``flush``): the audit search and the compliance pages seal first, so
   they show every event committed before they were asked, as before.
 
@@ -26,10 +33,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from bankcrm.audit.service import seal
+from bankcrm.audit.service import seal, seal_round
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +108,16 @@ class BackgroundSealer:
                 self._stopping.wait(self.delay)
             # cleared before sealing: a commit that wakes us from here on gets a round of its own
             self._wake.clear()
-            self._seal_logged()
-        self._seal_logged()
+            if self._logged(lambda: seal_round(self.engine).again):
+                self._wake.set()
+            self.rounds += 1
+        self._logged(lambda: seal(self.engine) > 0)  # everything pending, before the process ends
+        self.rounds += 1
 
-    def _seal_logged(self) -> None:
+    def _logged(self, work: Callable[[], bool]) -> bool:
+        """``work()``; a failure is logged (False: the next wake or the interval tries again)."""
         try:
-            seal(self.engine)
+            return work()
         except Exception as exc:
             # the driver's message only: a statement's parameters would carry event details into the log
             logger.warning(
@@ -113,4 +125,4 @@ class BackgroundSealer:
                 type(exc).__name__,
                 getattr(exc, "orig", None) or exc,
             )
-        self.rounds += 1
+            return False

@@ -294,6 +294,41 @@ def _seal_on(conn: Connection, batch_size: int, wait: bool = False) -> int:
                 return total
 
 
+@dataclass(frozen=True)
+class SealRound:
+    """What one ``seal_round`` did: how many events it chained, and whether to come back soon."""
+
+    sealed: int
+    again: bool  # the head was taken by another sealer, or the batch was full: more may be waiting
+
+
+def seal_round(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH) -> SealRound:
+    """One batch in one transaction, the background sealer's unit of work (``audit.sealer``).
+
+    Unlike ``seal`` it does not look again after its commit. Under load there is nearly always
+    an event committed during the round, and chasing those turned every wake into a string of
+    one-event transactions (two commits per event on top of the requests' own). Each of those
+    commits woke the sealer for a round of its own, which is what keeps nothing behind: the
+    caller comes back after its delay, and comes back soon (``again``) when another sealer held
+    the head or the batch was full.
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return _seal_round_on(conn, batch_size)
+    return _seal_round_on(bind, batch_size)
+
+
+def _seal_round_on(conn: Connection, batch_size: int) -> SealRound:
+    if conn.in_transaction():
+        raise ValueError("seal_round needs a connection outside a transaction: it commits its batch")
+    with conn.begin():
+        head = repo.lock_head_for_sealing(conn)
+        if head is None:  # another sealer holds the head: try again soon
+            return SealRound(0, True)
+        sealed, _, _ = _seal_pending_locked(conn, int(head.last_seq), str(head.last_hash), limit=batch_size)
+    return SealRound(sealed, sealed >= batch_size)
+
+
 def install_seal_hook(factory: sessionmaker[Session], sealer: BackgroundSealer | None = None) -> None:
     """After every commit of ``factory``'s sessions that recorded an audit event: seal, or wake ``sealer``.
 
