@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # the web app serves up to 40 requests at once per process, so keep the pool near that
     db_pool_size: int = Field(default=20, ge=1, le=200, description="database connections kept per process")
     db_max_overflow: int = Field(default=20, ge=0, le=200, description="extra connections a burst may open")
+    # a pooled connection unused for this long is checked with a round trip before it is handed out
+    # (PostgreSQL); a busy process's connections are never that idle, so its requests skip the check
+    db_ping_idle_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="check pooled connections idle this long before use (0: always)"
+    )
     # a keep-alive connection is closed after this many requests, so the kernel spreads the
     # reconnecting clients over the web processes again (see web.middleware.ConnectionRecycleMiddleware)
     web_keepalive_requests: int = Field(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bankcrm.audit.service import install_seal_hook
@@ -25,7 +27,39 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", settings.db_pool_size)
     kwargs.setdefault("max_overflow", settings.db_max_overflow)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_connections_idle_for(engine, settings.db_ping_idle_seconds)
+    return engine
+
+
+def _ping_connections_idle_for(engine: Engine, seconds: float) -> None:
+    """Check a pooled connection that sat unused for ``seconds`` or more before handing it out.
+
+    A connection the server dropped while it sat in the pool (a restart, a failover, an idle
+    timeout) is then replaced on checkout instead of failing the request that drew it.
+    SQLAlchemy's ``pool_pre_ping`` does the same check on every checkout, which under load is a
+    round trip and a server transaction per request for connections that were in use a moment
+    ago. A connection that dies while in use still fails its request, with or without a ping,
+    and SQLAlchemy then replaces every pooled connection older than it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checking_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_CHECKED_IN_AT, None)
+        if since is None or time.monotonic() - since < seconds:
+            return  # new, or back from a request moments ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # the pool discards this connection and checks out (or opens) another
+            raise DisconnectionError(f"connection idle for {time.monotonic() - since:.0f} s is gone") from exc
+
+
+_CHECKED_IN_AT = "bankcrm_checked_in_at"
 
 
 def _tune_sqlite(engine: Engine) -> None:
