@@ -55,10 +55,19 @@ def probe(web_bank: WebBank) -> Iterator[tuple[TestClient, FastAPI, list[tuple[s
 
     @app.get("/api/v1/probe/one-thread")
     async def one_thread(call: Call) -> dict[str, str]:
-        def work(auth, actor) -> str:
+        def work(db, auth, actor) -> str:
             worked_in.append(threading.get_ident())
-            call.db.add(AppState(key="probe.one", value=f"kept for {auth.user.username} as {actor.name}"))
+            db.add(AppState(key="probe.one", value=f"kept for {auth.user.username} as {actor.name}"))
             return "yes"
+
+        return {"ok": await call.run(work)}
+
+    @app.get("/api/v1/probe/call-raises")
+    async def call_raises(call: Call) -> dict[str, str]:
+        def work(db, auth, actor) -> str:
+            db.add(AppState(key="probe.call-raises", value="must not stay"))
+            db.flush()
+            raise Boom()
 
         return {"ok": await call.run(work)}
 
@@ -95,6 +104,16 @@ def test_a_call_authenticates_works_and_commits_in_one_thread_and_only_once(prob
     assert _stored(web_bank, "probe.one") == f"kept for {ROLE_USER['rm']} as {ROLE_USER['rm']}"
     # one commit, in the worker thread the work ran in (not a second one when the request ends)
     assert commits == [("commit", app.state.worked_in[0])]
+    assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_call_whose_work_raises_is_rolled_back_and_its_connection_returned(probe, web_bank: WebBank) -> None:
+    client, _, commits = probe
+    login(client, ROLE_USER["rm"])
+    commits.clear()
+    assert client.get("/api/v1/probe/call-raises").status_code == 500
+    assert _stored(web_bank, "probe.call-raises") is None
+    assert commits == []
     assert web_bank.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 

@@ -8,9 +8,27 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bankcrm.customers.service import Customer360, CustomerPage, cents
+from bankcrm.customers.service import MAX_MATURITY_DAYS, MAX_PAGE_SIZE, Customer360, CustomerPage, cents
 
 RevealableField = Literal["id_number", "phone", "address", "email"]
+
+
+class CustomerListParams(BaseModel):
+    """The list's query parameters, validated in one go (each is also documented on its own in OpenAPI)."""
+
+    tier: Literal["vip", "potential", "ordinary"] | None = None
+    segment: Literal["A", "B", "C", "D"] | None = None
+    value_class: Literal["high_value", "micro_profit", "breakeven", "loss"] | None = None
+    q: str | None = Field(default=None, max_length=100, description="name prefix, or exact mobile / ID number")
+    sort: Literal["value_index", "aum"] = "value_index"
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    maturing_within_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_MATURITY_DAYS,
+        description="only customers with an open time deposit or wealth product maturing within this many days",
+    )
 
 
 class CustomerListItem(BaseModel):

@@ -6,8 +6,8 @@
   only. Nobody logged in raises ``NotAuthenticated``: pages redirect to the login form, the API
   answers 401.
 - ``RequestActor``: the audit actor with the client address.
-- ``Call``: the request, session and runtime for an ``async`` API read that authenticates, works
-  and commits in one worker thread (``ApiCall.run``).
+- ``Call``: the request and runtime for an ``async`` API read that opens its session,
+  authenticates, works and commits in one worker thread (``ApiCall.run``).
 - ``Tr``: the translator of the request's language.
 - ``RowId``: an integer row id in a path, bounded to what the database column holds.
 """
@@ -74,7 +74,7 @@ async def get_db(runtime: Runtime) -> AsyncIterator[Session]:
     Making the session does no I/O (it connects on first use), so it happens on the event loop; the
     commit or rollback runs in a worker thread, shielded from cancellation so that a connection is
     never returned to the pool in the middle of a transaction. A route that already committed
-    (``ApiCall.run``) leaves nothing to do but close, which is then done without a thread hop.
+    leaves nothing to do but close, which is then done without a thread hop.
     """
     session = runtime.sessions()
     try:
@@ -158,35 +158,48 @@ RequestActor = Annotated[Actor, Depends(get_actor)]
 
 @dataclass(frozen=True)
 class ApiCall:
-    """The request, its session and the runtime, for the busiest ``async`` API reads (``Call``).
+    """The request and the runtime, for the busiest ``async`` API reads (``Call``).
 
-    ``run`` authenticates the caller, does the route's work and commits, all in one worker thread.
-    A plain ``def`` route costs a thread-pool hop for the login or token check, another for the
-    route, another for FastAPI's validation of its answer and one for the commit; and each of
-    the ``CurrentPrincipal``/``RequestActor`` dependencies costs FastAPI's dependency machinery
-    more than it does itself. A request with no credentials at all is refused before any hop.
+    ``run`` opens the request's database session, authenticates the caller, does the route's work
+    and commits (or rolls back) and closes the session, all in one worker thread. A plain ``def``
+    route costs a thread-pool hop for the login or token check, another for the route, another
+    for FastAPI's validation of its answer and one for the commit; and each of the
+    ``DbSession``/``CurrentPrincipal``/``RequestActor`` dependencies costs FastAPI's dependency
+    machinery more than it does itself. A request with no credentials at all is refused before
+    any hop.
     """
 
     request: Request
-    db: Session
     runtime: WebRuntime
 
-    async def run(self, work: Callable[[Auth, Actor], T]) -> T:
-        """``work(auth, actor)`` and the commit in one worker thread; NotAuthenticated as ``CurrentAuth`` raises it."""
+    async def run(self, work: Callable[[Session, Auth, Actor], T]) -> T:
+        """``work(session, auth, actor)`` and the commit in one worker thread; ``get_auth`` may raise NotAuthenticated.
+
+        The thread finishes (commit or rollback, then close) even when the request is cancelled
+        meanwhile, so a connection never goes back to the pool in the middle of a transaction.
+        """
 
         def authenticated_work_and_commit() -> T:
-            auth = get_auth(self.request, self.db, self.runtime)
-            result = work(auth, actor_of(self.request, auth))
-            self.db.commit()
-            return result
+            session = self.runtime.sessions()
+            try:
+                auth = get_auth(self.request, session, self.runtime)
+                result = work(session, auth, actor_of(self.request, auth))
+                session.commit()
+                return result
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
         return await run_in_threadpool(authenticated_work_and_commit)
 
 
-async def get_api_call(request: Request, db: DbSession, runtime: Runtime) -> ApiCall:
+async def get_api_call(request: Request) -> ApiCall:
     if not (is_bearer_api_call(request) or request.cookies.get(SESSION_COOKIE)):
         raise NotAuthenticated()
-    return ApiCall(request, db, runtime)
+    runtime: WebRuntime = request.app.state.web
+    return ApiCall(request, runtime)
 
 
 Call = Annotated[ApiCall, Depends(get_api_call)]
