@@ -155,3 +155,20 @@ def test_the_server_factory_freezes_what_start_up_made(tmp_path: Path, monkeypat
         assert gc.get_freeze_count() >= len(app.routes)
     finally:
         gc.unfreeze()
+
+
+def test_api_routes_are_matched_before_page_routes_and_no_page_claims_the_api_prefix(web_app: FastAPI) -> None:
+    """The app adds the API routers first (the busiest requests match sooner); that changes no answer
+    only while no page path starts with the API's prefix."""
+    from bankcrm.web.app import API_PREFIX, routes_in_match_order
+
+    paths = [
+        getattr(ctx, "path", None) or getattr(getattr(ctx, "original_route", ctx), "path", "")
+        for ctx in routes_in_match_order(web_app)
+    ]
+    assert not [p for p in paths if p.startswith("/api") and not p.startswith(API_PREFIX + "/")]
+    api = [n for n, p in enumerate(paths) if p.startswith(API_PREFIX)]
+    pages = [
+        n for n, p in enumerate(paths) if not p.startswith((API_PREFIX, "/openapi.json", "/static", "/docs-assets"))
+    ]
+    assert api and pages and max(api) < min(pages)

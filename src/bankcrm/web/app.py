@@ -129,16 +129,19 @@ def create_app(
     return app
 
 
-def route_table(app: FastAPI) -> list[tuple[str, str]]:
-    """Every (method, path) the app answers, flattened across included routers (static mounts left out)."""
+def routes_in_match_order(app: FastAPI) -> list[object]:
+    """The app's routes and mounts, flattened across included routers, in the order a request meets them."""
     try:
         from fastapi.routing import iter_route_contexts
     except ImportError:  # FastAPI versions whose app.routes is already flat
-        contexts: list[object] = list(app.routes)
-    else:
-        contexts = list(iter_route_contexts(app.routes))
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers, flattened across included routers (static mounts left out)."""
     table: set[tuple[str, str]] = set()
-    for ctx in contexts:
+    for ctx in routes_in_match_order(app):
         route = getattr(ctx, "original_route", ctx)
         path = getattr(ctx, "path", None) or getattr(route, "path", None)
         methods = getattr(route, "methods", None)
