@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MIN_RETENTION = timedelta(days=183)
 
 # pending rows chained per sealing transaction
+_T = TypeVar("_T")
 SEAL_BATCH = 1000
 
 # session.info key: the transaction recorded an event (the value: its connection)
@@ -270,22 +271,35 @@ def seal(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH, wait: bool 
     head instead of skipping it, so it returns only after the sealer at work has committed and
     the rest is chained too.
     """
+    return _on_free_connection(bind, lambda conn: _seal_on(conn, batch_size, wait))
+
+
+def _on_free_connection(bind: Engine | Connection, work: Callable[[Connection], _T]) -> _T:
+    """``work`` on a connection of its own (an engine's) or the given one, which must not be in a transaction."""
     if isinstance(bind, Engine):
         with bind.connect() as conn:
-            return _seal_on(conn, batch_size, wait)
-    return _seal_on(bind, batch_size, wait)
+            return work(conn)
+    if bind.in_transaction():
+        raise ValueError("sealing needs a connection outside a transaction: it commits each batch")
+    return work(bind)
+
+
+def _seal_batch(conn: Connection, batch_size: int, wait: bool) -> int | None:
+    """Chain up to ``batch_size`` pending events in one transaction; None when another sealer holds the head."""
+    with conn.begin():
+        head = repo.lock_head_for_sealing(conn, wait=wait)
+        if head is None:
+            return None
+        sealed, _, _ = _seal_pending_locked(conn, int(head.last_seq), str(head.last_hash), limit=batch_size)
+    return sealed
 
 
 def _seal_on(conn: Connection, batch_size: int, wait: bool = False) -> int:
-    if conn.in_transaction():
-        raise ValueError("seal needs a connection outside a transaction: it commits each batch")
     total = 0
     while True:
-        with conn.begin():
-            head = repo.lock_head_for_sealing(conn, wait=wait)
-            if head is None:  # another sealer holds the head; it looks again after its commit
-                return total
-            sealed, _, _ = _seal_pending_locked(conn, int(head.last_seq), str(head.last_hash), limit=batch_size)
+        sealed = _seal_batch(conn, batch_size, wait)
+        if sealed is None:  # another sealer holds the head; it looks again after its commit
+            return total
         total += sealed
         if sealed < batch_size:
             with conn.begin():
@@ -312,21 +326,10 @@ def seal_round(bind: Engine | Connection, *, batch_size: int = SEAL_BATCH) -> Se
     caller comes back after its delay, and comes back soon (``again``) when another sealer held
     the head or the batch was full.
     """
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            return _seal_round_on(conn, batch_size)
-    return _seal_round_on(bind, batch_size)
-
-
-def _seal_round_on(conn: Connection, batch_size: int) -> SealRound:
-    if conn.in_transaction():
-        raise ValueError("seal_round needs a connection outside a transaction: it commits its batch")
-    with conn.begin():
-        head = repo.lock_head_for_sealing(conn)
-        if head is None:  # another sealer holds the head: try again soon
-            return SealRound(0, True)
-        sealed, _, _ = _seal_pending_locked(conn, int(head.last_seq), str(head.last_hash), limit=batch_size)
-    return SealRound(sealed, sealed >= batch_size)
+    sealed = _on_free_connection(bind, lambda conn: _seal_batch(conn, batch_size, wait=False))
+    if sealed is None:  # another sealer holds the head: try again soon
+        return SealRound(0, again=True)
+    return SealRound(sealed, again=sealed >= batch_size)
 
 
 def install_seal_hook(factory: sessionmaker[Session], sealer: BackgroundSealer | None = None) -> None:
