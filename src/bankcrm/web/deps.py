@@ -198,8 +198,7 @@ class ApiCall:
 async def get_api_call(request: Request) -> ApiCall:
     if not (is_bearer_api_call(request) or request.cookies.get(SESSION_COOKIE)):
         raise NotAuthenticated()
-    runtime: WebRuntime = request.app.state.web
-    return ApiCall(request, runtime)
+    return ApiCall(request, await get_runtime(request))
 
 
 Call = Annotated[ApiCall, Depends(get_api_call)]

@@ -3,10 +3,10 @@ and refusal of NUL characters in a request's path or query."""
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from urllib.parse import parse_qsl
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # no inline script anywhere; styles only from our own files (Swagger UI at /docs sets inline styles)
@@ -124,25 +124,12 @@ class NulRefusalMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            where = self._nul_in(scope)
-            if where is not None:
-                body = json.dumps(
-                    {"detail": [{"type": "value_error", "loc": list(where), "msg": "must not contain NUL characters"}]}
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 422,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+        where = self._nul_in(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        detail = [{"type": "value_error", "loc": list(where), "msg": "must not contain NUL characters"}]
+        await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
 
     @staticmethod
     def _nul_in(scope: Scope) -> tuple[str, str] | None:
