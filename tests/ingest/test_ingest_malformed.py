@@ -129,15 +129,21 @@ def test_failed_file_keeps_what_an_earlier_bundle_loaded(settings: Settings, eng
 def test_line_numbers_hold_across_a_file_read_in_parallel_blocks(
     settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
-    """DuckDB reads big files in parallel blocks; the numbering must still be the physical line."""
+    """DuckDB reads big files in parallel blocks; the numbering must still be the physical line.
+
+    Each kind of fault found at a different stage (row checks while reading, unknown keys and
+    duplicates afterwards) must name the line it came from, and the first of two equal keys wins.
+    """
     bundle = base_bundle()
-    bad_rows = {7, 123_457, 299_999, 599_998}
+    bad_type = {7, 123_457, 299_999, 599_998}
+    unknown_account = {11, 250_001, 450_003}
+    duplicate_of = {580_001: 3, 333_333: 333_000}  # row i repeats the key of an earlier row
     bundle["transactions"] = [
         {
-            "tx_id": f"X{i:07d}",
-            "account_id": "A001",
+            "tx_id": f"X{duplicate_of.get(i, i):07d}",
+            "account_id": "A404" if i in unknown_account else "A001",
             "ts": "2026-03-05T09:30:00+08:00",
-            "amount": "oops" if i in bad_rows else f"{i % 1000}.25",
+            "amount": "oops" if i in bad_type else f"{i % 1000}.25",
             "channel": "mobile",
             "category": "purchase",
             "merchant_group": "",
@@ -146,9 +152,15 @@ def test_line_numbers_hold_across_a_file_read_in_parallel_blocks(
         for i in range(600_000)
     ]
     report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
-    assert report.files["transactions"].reasons == {"bad_type": 4}
+    assert report.files["transactions"].reasons == {"bad_type": 4, "unknown_key": 3, "duplicate_key": 2}
     with engine.connect() as conn:
         from bankcrm.ingest import repository
 
         stored = repository.rejects_of_load(conn, report.load_id or 0)
-    assert [r["line"] for r in stored if r["file"] == "transactions"] == sorted(i + 2 for i in bad_rows)
+    lines = {r["line"]: r["reason"] for r in stored if r["file"] == "transactions"}
+    expected = {i + 2: "bad_type" for i in bad_type}
+    expected |= {i + 2: "unknown_key" for i in unknown_account}
+    expected |= {i + 2: "duplicate_key" for i in duplicate_of}
+    assert lines == expected
+    details = {r["line"]: r["detail"] for r in stored if r["reason"] == "duplicate_key"}
+    assert details == {i + 2: f"key already accepted at line {first + 2}" for i, first in duplicate_of.items()}

@@ -1,11 +1,14 @@
 """Finding a bundle's files and opening each one as a DuckDB source with a line number per row.
 
-CSV files are read by DuckDB's parallel reader, every column as text, and numbered with
-``row_number() OVER ()``: the header is line 1 and data row i (from 0) is line i + 2. DuckDB
-keeps a scan's rows in file order while ``preserve_insertion_order`` is on (the caller turns
-it on for the reading statement; a test checks the numbers on a file read in many blocks).
-That is the physical line as long as values contain no line breaks and the file has no blank
-lines; the extract format has neither. Parquet rows are numbered from 1 in file order.
+CSV files are read by DuckDB's parallel reader, every column as text. Their rows are numbered
+after staging (``csv_line_sql``): while ``preserve_insertion_order`` is on, the parallel reader
+appends rows to the staged table in file order, so data row i (from 0), which has row id i, is
+line i + 2 (the header is line 1). That needs the staging statement to keep one row per input
+row in input order (validators.stage_sql); a test checks the numbers on a file read in many
+blocks. A ``row_number() OVER ()`` in the scan would give the same numbers but runs the whole
+validation on one thread. It is the physical line as long as values contain no line breaks
+and the file has no blank lines; the extract format has neither. Parquet rows are numbered
+from 1 in file order by the reader itself, in parallel and in any order.
 """
 
 from __future__ import annotations
@@ -101,12 +104,22 @@ def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view:
     # no sniffing: the header read above gives the columns, every value stays text until validated
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW {view} AS
-            SELECT *, row_number() OVER () + 1 AS {LINE}
+            SELECT *, NULL::BIGINT AS {LINE}
             FROM read_csv({_sql_text(str(bundle_file.path))}, header = true, auto_detect = false,
                           columns = {{{columns}}}, delim = ',', quote = '"', escape = '"',
                           strict_mode = true, encoding = 'utf-8')"""
     )
     return dict.fromkeys(header, "VARCHAR")
+
+
+def csv_line_sql(bundle_file: BundleFile, table: str) -> str | None:
+    """The statement that numbers a staged CSV file's rows by their row ids; None for Parquet.
+
+    Only a file that needs it must be staged with ``preserve_insertion_order`` on.
+    """
+    if bundle_file.format != "csv":
+        return None
+    return f"UPDATE {table} SET {LINE} = rowid + 2"
 
 
 def _sql_text(value: str) -> str:

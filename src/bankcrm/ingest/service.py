@@ -27,13 +27,21 @@ from bankcrm.db.engine import analyze_tables, session_factory, session_scope
 from bankcrm.ingest import master, rejects, repository
 from bankcrm.ingest.lake_writer import LakeStaging
 from bankcrm.ingest.lock import ingest_lock
-from bankcrm.ingest.reader import BundleFile, MalformedFile, diagnose_csv, find_files, register_source
+from bankcrm.ingest.reader import (
+    BundleFile,
+    MalformedFile,
+    csv_line_sql,
+    diagnose_csv,
+    find_files,
+    register_source,
+)
 from bankcrm.ingest.report import FAILED, SKIPPED, FileReport, LoadReport
 from bankcrm.ingest.spec import FILES, FileSpec, dependants
 from bankcrm.ingest.validators import (
     FAULT,
     apply_warnings,
     check_duplicates,
+    check_foreign_keys,
     check_self_reference,
     counts,
     stage_sql,
@@ -221,7 +229,8 @@ class _FileLoader:
 
         parents = self._parent_views(spec)
         step("parent_keys")
-        self._stage(bundle_file, parents)
+        self._stage(bundle_file)
+        check_foreign_keys(self.con, spec, STAGED, parents)
         step("read_and_check")
         check_self_reference(self.con, spec, STAGED, parents)
         check_duplicates(self.con, spec, STAGED)
@@ -255,13 +264,17 @@ class _FileLoader:
             steps=steps,
         )
 
-    def _stage(self, bundle_file: BundleFile, parents: dict[str, str]) -> None:
+    def _stage(self, bundle_file: BundleFile) -> None:
         """Read the file into the staged table with row-level faults; a read failure is a MalformedFile."""
         src_types = register_source(self.con, bundle_file, SOURCE)
+        numbering = csv_line_sql(bundle_file, STAGED)
         try:
-            # line numbers come from the scan order (see reader); later steps need no order
-            self.con.execute("SET preserve_insertion_order = true")
-            self.con.execute(stage_sql(bundle_file.spec, SOURCE, src_types, STAGED, parents))
+            # a CSV file's line numbers come from the scan order (see reader); later steps need no order
+            if numbering:
+                self.con.execute("SET preserve_insertion_order = true")
+            self.con.execute(stage_sql(bundle_file.spec, SOURCE, src_types, STAGED))
+            if numbering:
+                self.con.execute(numbering)
         except (duckdb.InvalidInputException, duckdb.IOException, pa.ArrowException) as exc:
             # only failures of reading the source itself; a failing statement of ours is a bug, not a bad file
             if bundle_file.format == "csv":

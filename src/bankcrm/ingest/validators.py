@@ -157,11 +157,12 @@ def _row_fault(spec: FileSpec) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
-def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str, parent_views: dict[str, str]) -> str:
-    """CREATE TABLE ``target``: line, fault, typed values and (for faulty rows) the raw row, in one pass.
+def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str) -> str:
+    """CREATE TABLE ``target``: line, row-level fault, typed values and (for faulty rows) the raw row.
 
-    Foreign keys to other files are checked in the same pass by joining ``parent_views`` (one
-    column ``k`` of known keys per parent); self-references and warning-only keys come later.
+    The statement keeps one row per source row, in source order: a staged CSV file's line
+    numbers are its row ids (reader.csv_line_sql), so no join, filter or window belongs here,
+    and keys are checked afterwards (check_foreign_keys and the rest).
     """
     extra = [name for name in src_types if name not in {c.name for c in spec.columns}]
     strings = ", ".join(f"{_string_expr(c, src_types.get(c.name))} AS {_s(c.name)}" for c in spec.columns)
@@ -174,22 +175,35 @@ def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: st
     keep_strings = ", ".join(_s(c.name) for c in spec.columns)
     keep_extras = "".join(f", {q('x__' + name)}" for name in extra)
     typed_names = ", ".join(q(c.name) for c in spec.columns)
-    joins = ""
-    fk_whens = ""
-    for i, fk in enumerate(fk for fk in spec.foreign_keys if fk.parent != spec.name and not fk.warning):
-        joins += f" LEFT JOIN {parent_views[fk.parent]} p{i} ON p{i}.k = l3.{q(fk.column)}"
-        fk_whens += f" WHEN l3.{q(fk.column)} IS NOT NULL AND p{i}.k IS NULL THEN '{UNKNOWN_KEY}:{fk.column}'"
-    fault = f"CASE WHEN l3.__row_fault IS NOT NULL THEN l3.__row_fault{fk_whens} END" if fk_whens else "__row_fault"
     return f"""
         CREATE OR REPLACE TABLE {target} AS
         WITH l1 AS (SELECT {LINE}, {strings}{passthrough}{extras} FROM {source}),
              l2 AS (SELECT {LINE}, {keep_strings}{keep_extras}, {typed} FROM l1),
              l3 AS (SELECT *, {_row_fault(spec)} AS __row_fault FROM l2),
-             l4 AS (SELECT l3.*, {fault} AS {FAULT} FROM l3{joins})
-        SELECT {LINE}, {FAULT}, NULL::VARCHAR AS {WARNING},
-               CASE WHEN {FAULT} IS NOT NULL THEN {raw} END AS {RAW}, {typed_names}
-        FROM l4
+        SELECT {LINE}, __row_fault AS {FAULT}, NULL::VARCHAR AS {WARNING},
+               CASE WHEN __row_fault IS NOT NULL THEN {raw} END AS {RAW}, {typed_names}
+        FROM l3
     """
+
+
+def check_foreign_keys(
+    con: duckdb.DuckDBPyConnection, spec: FileSpec, table: str, parent_views: dict[str, str]
+) -> None:
+    """Reject rows whose key to another file is not among ``parent_views`` (one column ``k`` per parent).
+
+    In column order, so a row's first unknown key is its fault. Such rows keep no raw text (the
+    staging pass did not know them for faulty); their typed values stand in for it, as for
+    duplicates. ``NOT IN (subquery)`` plans as a mark join: a probe that only flags each row.
+    """
+    for fk in spec.foreign_keys:
+        if fk.parent == spec.name or fk.warning:
+            continue
+        col = q(fk.column)
+        con.execute(
+            f"""UPDATE {table} SET {FAULT} = '{UNKNOWN_KEY}:{fk.column}'
+                WHERE {FAULT} IS NULL AND {col} IS NOT NULL
+                  AND {col} NOT IN (SELECT k FROM {parent_views[fk.parent]} WHERE k IS NOT NULL)"""
+        )
 
 
 def check_self_reference(
