@@ -120,7 +120,10 @@ def _write(rel: duckdb.DuckDBPyRelation, conn: Connection, spec: FileSpec, ciphe
         elif spec.name == "products":
             repository.upsert(conn, "products", [_product(r, now) for r in rows])
     if pending_branches:
-        repository.upsert(conn, "branches", _parents_first(pending_branches))
+        ordered, completed = _parents_first(pending_branches)
+        repository.upsert(conn, "branches", ordered)
+        if completed:
+            repository.upsert(conn, "branches", completed)
     return written
 
 
@@ -135,19 +138,28 @@ def _branch(r: dict[str, Any], now: datetime) -> dict[str, Any]:
     return _stamp({k: r[k] for k in ("branch_id", "name", "city", "parent_id", "__fp")}, now)
 
 
-def _parents_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Order branches so a parent is written before its children (foreign keys are checked at once)."""
+def _parents_first(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Order branches so a parent is written before its children (foreign keys are checked at once).
+
+    Branches whose parents form a cycle among the new rows (A under B, B under A) cannot be
+    ordered: they are written first without a parent and get it from the second list, written
+    after the first.
+    """
     pending = {r["branch_id"]: r for r in rows}
     ordered: list[dict[str, Any]] = []
+    completed: list[dict[str, Any]] = []
     placed: set[str] = set()
     while pending:
         ready = [b for b, r in pending.items() if r["parent_id"] in placed or r["parent_id"] not in pending]
-        if not ready:  # a cycle: write the rest in file order; the database will refuse if it is real
-            ready = list(pending)
+        if not ready:  # only cycles are left
+            for r in pending.values():
+                ordered.append({**r, "parent_id": None})
+                completed.append(r)
+            break
         for b in ready:
             ordered.append(pending.pop(b))
             placed.add(b)
-    return ordered
+    return ordered, completed
 
 
 def _apply_staff(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:

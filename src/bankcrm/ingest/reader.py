@@ -1,7 +1,7 @@
 """Finding a bundle's files and opening each one as a DuckDB source with a line number per row.
 
 CSV files are read by DuckDB's parallel reader, every column as text. Their rows are numbered
-after staging (``csv_line_sql``): while ``preserve_insertion_order`` is on, the parallel reader
+after staging (``line_sql``): while ``preserve_insertion_order`` is on, the parallel reader
 appends rows to the staged table in file order, so data row i (from 0), which has row id i, is
 line i + 2 (the header is line 1). That needs the staging statement to keep one row per input
 row in input order (validators.stage_sql); a test checks the numbers on a file read in many
@@ -14,7 +14,7 @@ from 1 in file order by the reader itself, in parallel and in any order.
 from __future__ import annotations
 
 import csv
-import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +72,29 @@ def find_files(bundle_dir: Path) -> tuple[list[BundleFile], dict[str, MalformedF
     return found, problems
 
 
-def register_source(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> dict[str, str]:
-    """Make ``view`` scan the file (plus a ``__line`` column); returns its columns and DuckDB types."""
+@dataclass(frozen=True)
+class Source:
+    """A file opened as a view: the spec's columns it has (name to DuckDB type) and how rows get numbers.
+
+    ``numbering`` is None when the view numbers its rows itself (``__line``); otherwise the value
+    to set ``__line`` to from the staged table's row id, which holds only when the file was staged
+    with ``preserve_insertion_order`` on.
+    """
+
+    types: dict[str, str]
+    numbering: str | None
+
+
+def register_source(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
+    """Make ``view`` scan the file's known columns plus ``__line``; unknown columns are left out."""
     if bundle_file.format == "csv":
         return _register_csv(con, bundle_file, view)
     return _register_parquet(con, bundle_file, view)
+
+
+def line_sql(source: Source, table: str) -> str | None:
+    """The statement that numbers a staged file's rows by their row ids, if its view did not."""
+    return None if source.numbering is None else f"UPDATE {table} SET {LINE} = {source.numbering}"
 
 
 def _check_required(bundle_file: BundleFile, columns: list[str], line: int | None) -> None:
@@ -85,72 +103,114 @@ def _check_required(bundle_file: BundleFile, columns: list[str], line: int | Non
             raise MalformedFile(bundle_file.label, "required column is missing", line=line, column=col.name)
 
 
+def _known_positions(bundle_file: BundleFile, header: list[str]) -> dict[str, int]:
+    """Where each of the spec's columns is in the header; a column named twice is an error."""
+    known = {c.name for c in bundle_file.spec.columns}
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name not in known:
+            continue
+        if name in positions:
+            raise MalformedFile(
+                bundle_file.label,
+                f"the header names this column twice (fields {positions[name] + 1} and {i + 1})",
+                line=1,
+                column=name,
+            )
+        positions[name] = i
+    return positions
+
+
 def _read_header(bundle_file: BundleFile) -> list[str]:
     with bundle_file.path.open("rb") as fh:
-        raw = fh.readline()
+        head = fh.read(1 << 20)
+    # a line ends in LF, CRLF or (old Mac files, which the reader takes too) a lone CR
+    raw = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedFile(bundle_file.label, "invalid UTF-8 in the header", line=1) from exc
     if not text.strip():
         raise MalformedFile(bundle_file.label, "the file is empty or has no header row", line=1)
-    return [name.strip() for name in next(csv.reader([text]))]
+    try:
+        names = next(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        raise MalformedFile(bundle_file.label, f"the header row is not valid CSV ({exc})", line=1) from exc
+    return [name.strip() for name in names]
 
 
-def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> dict[str, str]:
+def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
     header = _read_header(bundle_file)
     _check_required(bundle_file, header, line=1)
-    columns = ", ".join(f"{_sql_text(name)}: 'VARCHAR'" for name in header)
+    positions = _known_positions(bundle_file, header)
+    # fields are read by position: header names may repeat, differ only in case or be empty
+    fields = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(header)))
+    known = ", ".join(f"f{i} AS {_sql_name(name)}" for name, i in positions.items())
     # no sniffing: the header read above gives the columns, every value stays text until validated
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW {view} AS
-            SELECT *, NULL::BIGINT AS {LINE}
+            SELECT {known}, NULL::BIGINT AS {LINE}
             FROM read_csv({_sql_text(str(bundle_file.path))}, header = true, auto_detect = false,
-                          columns = {{{columns}}}, delim = ',', quote = '"', escape = '"',
+                          columns = {{{fields}}}, delim = ',', quote = '"', escape = '"',
                           strict_mode = true, encoding = 'utf-8')"""
     )
-    return dict.fromkeys(header, "VARCHAR")
-
-
-def csv_line_sql(bundle_file: BundleFile, table: str) -> str | None:
-    """The statement that numbers a staged CSV file's rows by their row ids; None for Parquet.
-
-    Only a file that needs it must be staged with ``preserve_insertion_order`` on.
-    """
-    if bundle_file.format != "csv":
-        return None
-    return f"UPDATE {table} SET {LINE} = rowid + 2"
+    # data row i (from 0) has row id i and is line i + 2
+    return Source(dict.fromkeys(positions, "VARCHAR"), numbering="rowid + 2")
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> dict[str, str]:
+def _sql_name(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
     try:
         columns = pq.read_schema(bundle_file.path).names
     except (pa.ArrowException, OSError) as exc:
         raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
     _check_required(bundle_file, columns, line=None)
-    path = str(bundle_file.path).replace("'", "''")
+    known = [c.name for c in bundle_file.spec.columns if c.name in columns]
+    path = _sql_text(str(bundle_file.path))
+    if any(name.lower() == "file_row_number" for name in columns):
+        # the reader's own row number would clash with the file's column: number by row id instead
+        scan, line, numbering = f"read_parquet({path})", "NULL::BIGINT", "rowid + 1"
+    else:
+        scan, line, numbering = f"read_parquet({path}, file_row_number = true)", "file_row_number + 1", None
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (file_row_number), "
-            f"file_row_number + 1 AS {LINE} FROM read_parquet('{path}', file_row_number = true)"
+            f"CREATE OR REPLACE TEMP VIEW {view} AS "
+            f"SELECT {', '.join(_sql_name(c) for c in known)}, {line} AS {LINE} FROM {scan}"
         )
         described = con.execute(f"DESCRIBE {view}").fetchall()
     except duckdb.Error as exc:
         raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
-    return {row[0]: str(row[1]) for row in described if row[0] != LINE}
+    return Source({row[0]: str(row[1]) for row in described if row[0] != LINE}, numbering)
 
 
 def diagnose_csv(bundle_file: BundleFile, error: Exception) -> MalformedFile:
-    """Find the first line PyArrow could not read (bad UTF-8, wrong field count); runs only after a failure."""
+    """Find the first line DuckDB could not read; runs only after a failure.
+
+    Over the whole file: UTF-8 by physical line first, then the CSV records (quoted fields may
+    span lines; quotes strictly doubled; as many fields as the header), then the line endings
+    (one kind throughout). Failing those, DuckDB's own message, its first line only.
+    """
     header = _read_header(bundle_file)
+    found = _bad_utf8(bundle_file, header) or _bad_record(bundle_file, header) or _mixed_line_endings(bundle_file)
+    if found:
+        return found
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    at = re.search(r"\b[Ll]ine:? *(\d+)", str(error))
+    return MalformedFile(bundle_file.label, f"could not be read: {message}", line=int(at[1]) if at else None)
+
+
+def _bad_utf8(bundle_file: BundleFile, header: list[str]) -> MalformedFile | None:
     with bundle_file.path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 field_index = raw[: exc.start].count(b",")
                 column = header[field_index] if field_index < len(header) else None
@@ -161,13 +221,39 @@ def diagnose_csv(bundle_file: BundleFile, error: Exception) -> MalformedFile:
                     line=number,
                     column=column,
                 )
-            if not text.strip():
-                continue
-            fields = next(csv.reader(io.StringIO(text)), [])
-            if len(fields) != len(header):
+    return None
+
+
+def _bad_record(bundle_file: BundleFile, header: list[str]) -> MalformedFile | None:
+    with bundle_file.path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        start = 1  # the line the next record starts on
+        try:
+            for fields in reader:
+                line, start = start, reader.line_num + 1
+                if line == 1 or not fields:  # the header; a blank line, which the reader skips
+                    continue
+                if len(fields) != len(header):
+                    return MalformedFile(
+                        bundle_file.label,
+                        f"expected {len(header)} fields as in the header, found {len(fields)}",
+                        line=line,
+                    )
+        except csv.Error as exc:
+            return MalformedFile(bundle_file.label, f"not valid CSV ({exc})", line=reader.line_num)
+    return None
+
+
+def _mixed_line_endings(bundle_file: BundleFile) -> MalformedFile | None:
+    with bundle_file.path.open("rb") as fh:
+        first = fh.readline()
+        crlf = first.endswith(b"\r\n")
+        for number, raw in enumerate(fh, start=2):
+            if raw.endswith(b"\n") and raw.endswith(b"\r\n") != crlf:
+                ends, header_ends = ("CRLF", "LF") if not crlf else ("LF", "CRLF")
                 return MalformedFile(
                     bundle_file.label,
-                    f"expected {len(header)} fields as in the header, found {len(fields)}",
+                    f"the line ends in {ends} but the header in {header_ends}; use one line ending throughout",
                     line=number,
                 )
-    return MalformedFile(bundle_file.label, f"could not be read: {error}")
+    return None

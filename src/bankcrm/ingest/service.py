@@ -30,9 +30,9 @@ from bankcrm.ingest.lock import ingest_lock
 from bankcrm.ingest.reader import (
     BundleFile,
     MalformedFile,
-    csv_line_sql,
     diagnose_csv,
     find_files,
+    line_sql,
     register_source,
 )
 from bankcrm.ingest.report import FAILED, SKIPPED, FileReport, LoadReport
@@ -197,6 +197,15 @@ def _duckdb(work: Path, options: EngineOptions) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _is_read_failure(exc: Exception) -> bool:
+    """A reader's complaint about the file: bad input, I/O, a value it cannot convert, or one it did not classify.
+
+    A corrupt Parquet page raises DuckDB's bare ``Error``; binder, parser and catalog errors are ours.
+    """
+    classified = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException, pa.ArrowException)
+    return isinstance(exc, classified) or type(exc) in (duckdb.Error, duckdb.DatabaseError)
+
+
 class _FileLoader:
     def __init__(
         self,
@@ -266,17 +275,19 @@ class _FileLoader:
 
     def _stage(self, bundle_file: BundleFile) -> None:
         """Read the file into the staged table with row-level faults; a read failure is a MalformedFile."""
-        src_types = register_source(self.con, bundle_file, SOURCE)
-        numbering = csv_line_sql(bundle_file, STAGED)
+        source = register_source(self.con, bundle_file, SOURCE)
+        numbering = line_sql(source, STAGED)
         try:
             # a CSV file's line numbers come from the scan order (see reader); later steps need no order
             if numbering:
                 self.con.execute("SET preserve_insertion_order = true")
-            self.con.execute(stage_sql(bundle_file.spec, SOURCE, src_types, STAGED))
+            self.con.execute(stage_sql(bundle_file.spec, SOURCE, source.types, STAGED))
             if numbering:
                 self.con.execute(numbering)
-        except (duckdb.InvalidInputException, duckdb.IOException, pa.ArrowException) as exc:
+        except (duckdb.Error, pa.ArrowException) as exc:
             # only failures of reading the source itself; a failing statement of ours is a bug, not a bad file
+            if not _is_read_failure(exc):
+                raise
             if bundle_file.format == "csv":
                 raise diagnose_csv(bundle_file, exc) from exc
             raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc

@@ -61,7 +61,8 @@ class FileSpec:
 
     @property
     def parents(self) -> tuple[str, ...]:
-        return tuple(sorted({fk.parent for fk in self.foreign_keys if fk.parent != self.name}))
+        """Files whose failure stops this one; a warning-only key (rm_id) is checked against what is stored."""
+        return tuple(sorted({fk.parent for fk in self.foreign_keys if fk.parent != self.name and not fk.warning}))
 
 
 def _in_list(values: tuple[str, ...]) -> str:

@@ -31,7 +31,11 @@ WARNING = "__warning"
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # an offset (or Z) is required: a timestamp without one is ambiguous
-_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+# hours 00-23 (no 24:00), offsets within -14:00..+14:00 as ISO 8601 and real zones allow
+_TS_RE = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
+    r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)"
+)
 _MONEY_RE = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
 _INT_RE = r"[+-]?[0-9]{1,9}"
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -97,8 +101,15 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
             return c
         return f"CASE WHEN regexp_full_match({s}, '{_TS_RE}') THEN TRY_CAST({s} AS TIMESTAMPTZ) END"
     if col.kind == "money":
-        if numeric or src_type in ("DOUBLE", "FLOAT"):
+        # a typed amount must have at most two decimals, as in text: no silent rounding
+        if src_type in _INT_TYPES:
             return f"TRY_CAST({c} AS DECIMAL(18,2))"
+        if src_type.startswith("DECIMAL"):
+            return f"CASE WHEN {c} = round({c}, 2) THEN TRY_CAST({c} AS DECIMAL(18,2)) END"
+        if src_type in ("DOUBLE", "FLOAT"):
+            # a float holds 1500.51 only approximately (0.1 + 0.2 even less): within a millionth of a cent
+            cents = f"TRY_CAST({c} AS DECIMAL(18,2))"
+            return f"CASE WHEN abs(CAST({c} AS DOUBLE) - CAST({cents} AS DOUBLE)) < 1e-6 THEN {cents} END"
         return f"CASE WHEN regexp_full_match({s}, '{_MONEY_RE}') THEN TRY_CAST({s} AS DECIMAL(18,2)) END"
     if col.kind == "int":
         if src_type in _INT_TYPES:
@@ -161,25 +172,21 @@ def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: st
     """CREATE TABLE ``target``: line, row-level fault, typed values and (for faulty rows) the raw row.
 
     The statement keeps one row per source row, in source order: a staged CSV file's line
-    numbers are its row ids (reader.csv_line_sql), so no join, filter or window belongs here,
+    numbers are its row ids (reader.line_sql), so no join, filter or window belongs here,
     and keys are checked afterwards (check_foreign_keys and the rest).
     """
-    extra = [name for name in src_types if name not in {c.name for c in spec.columns}]
     strings = ", ".join(f"{_string_expr(c, src_types.get(c.name))} AS {_s(c.name)}" for c in spec.columns)
     passthrough = "".join(f", {q(c.name)}" for c in spec.columns if c.name in src_types and c.kind in DUCK_TYPES)
-    extras = "".join(f", CAST({q(name)} AS VARCHAR) AS {q('x__' + name)}" for name in extra)
     typed = ", ".join(f"{_typed_expr(c, src_types.get(c.name))} AS {q(c.name)}" for c in spec.columns)
     raw_fields = [f"{q(c.name)} := {_s(c.name)}" for c in spec.columns if c.name in src_types]
-    raw_fields += [f"{q(name)} := {q('x__' + name)}" for name in extra]
     raw = f"to_json(struct_pack({', '.join(raw_fields)}))" if raw_fields else "NULL::VARCHAR"
     keep_strings = ", ".join(_s(c.name) for c in spec.columns)
-    keep_extras = "".join(f", {q('x__' + name)}" for name in extra)
     typed_names = ", ".join(q(c.name) for c in spec.columns)
     return f"""
         CREATE OR REPLACE TABLE {target} AS
-        WITH l1 AS (SELECT {LINE}, {strings}{passthrough}{extras} FROM {source}),
-             l2 AS (SELECT {LINE}, {keep_strings}{keep_extras}, {typed} FROM l1),
-             l3 AS (SELECT *, {_row_fault(spec)} AS __row_fault FROM l2),
+        WITH l1 AS (SELECT {LINE}, {strings}{passthrough} FROM {source}),
+             l2 AS (SELECT {LINE}, {keep_strings}, {typed} FROM l1),
+             l3 AS (SELECT *, {_row_fault(spec)} AS __row_fault FROM l2)
         SELECT {LINE}, __row_fault AS {FAULT}, NULL::VARCHAR AS {WARNING},
                CASE WHEN __row_fault IS NOT NULL THEN {raw} END AS {RAW}, {typed_names}
         FROM l3

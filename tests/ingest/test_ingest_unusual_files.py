@@ -1,0 +1,232 @@
+"""Files a bank's warehouse may well send that the generator never writes: each loads by section 3's
+rules or stops alone with a message naming the file, line and column, never the whole bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from ingest_bundles import base_bundle, lake_rows, load, write_bundle
+from sqlalchemy import Engine, select
+
+from bankcrm.config import Settings
+from bankcrm.ingest.repository import MASTER_TABLES
+
+
+def _branches(engine: Engine) -> dict[str, str | None]:
+    table = MASTER_TABLES["branches"]
+    with engine.connect() as conn:
+        return {r.branch_id: r.parent_id for r in conn.execute(select(table.c.branch_id, table.c.parent_id))}
+
+
+def test_new_branches_whose_parents_form_a_cycle_are_accepted(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """Each parent is in the bundle, so both rows pass; they cannot be written parent first."""
+    bundle = base_bundle()
+    bundle["branches"] += [
+        {"branch_id": "B010", "name": "X", "city": "", "parent_id": "B011"},
+        {"branch_id": "B011", "name": "Y", "city": "", "parent_id": "B010"},
+    ]
+    folder = write_bundle(tmp_path / "b", bundle)
+    report = load(settings, engine, folder)
+    assert report.ok
+    assert (report.files["branches"].accepted, report.files["branches"].rejected) == (4, 0)
+    assert report.files["transactions"].accepted == len(bundle["transactions"])
+    stored = _branches(engine)
+    assert (stored["B010"], stored["B011"]) == ("B011", "B010")
+    again = load(settings, engine, folder)
+    assert again.files["branches"].accepted == 4
+    assert _branches(engine) == stored
+
+
+def test_a_malformed_staff_file_stops_only_itself(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    """Customers refer to staff only for a warning (unknown rm_id: unassigned), so they still load."""
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle)
+    (folder / "staff.csv").write_text("staff_id,name,role\nS001,x,rm\n", encoding="utf-8")
+    report = load(settings, engine, folder)
+    assert report.files["staff"].status == "failed"
+    assert "branch_id" in (report.files["staff"].message or "")
+    customers = report.files["customers"]
+    assert (customers.accepted, customers.rejected) == (len(bundle["customers"]), 0)
+    with_rm = sum(1 for c in bundle["customers"] if c.get("rm_id"))
+    assert customers.warnings == with_rm
+    for name in ("accounts", "balances", "transactions", "behavior_events"):
+        assert report.files[name].accepted == len(bundle[name]), name
+    assert len(lake_rows(settings, "transactions")) == len(bundle["transactions"])
+
+
+BRANCHES = "B001,Head office,Shanghai,\nB002,Pudong,Shanghai,B001\n"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "branch_id,name,city,parent_id,City",  # differs only in case: an unknown column
+        "branch_id,name,city,parent_id,note,note",  # an unknown column twice
+        "branch_id,name,city,parent_id,",  # a trailing comma: a column without a name
+    ],
+)
+def test_unknown_header_names_that_clash_are_ignored(
+    settings: Settings, engine: Engine, tmp_path: Path, header: str
+) -> None:
+    folder = write_bundle(tmp_path / "b", base_bundle())
+    extra = header.count(",") - 3
+    rows = "".join(line + "," + ",".join(["x"] * extra) + "\n" for line in BRANCHES.splitlines())
+    (folder / "branches.csv").write_text(header + "\n" + rows, encoding="utf-8")
+    report = load(settings, engine, folder)
+    assert report.ok
+    assert (report.files["branches"].accepted, report.files["branches"].rejected) == (2, 0)
+    assert _branches(engine) == {"B001": None, "B002": "B001"}
+
+
+def test_a_known_column_named_twice_stops_the_file(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b", base_bundle())
+    text = "branch_id,name,city,parent_id,city\n" + "".join(f"{r},Beijing\n" for r in BRANCHES.splitlines())
+    (folder / "branches.csv").write_text(text, encoding="utf-8")
+    report = load(settings, engine, folder)
+    failed = report.files["branches"]
+    assert failed.status == "failed"
+    assert failed.message == "branches.csv, line 1, column 'city': the header names this column twice (fields 3 and 5)"
+    assert _branches(engine) == {}
+
+
+def test_lines_ending_in_a_lone_carriage_return_load(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b", base_bundle())
+    (folder / "branches.csv").write_bytes(("branch_id,name,city,parent_id\n" + BRANCHES).replace("\n", "\r").encode())
+    report = load(settings, engine, folder)
+    assert report.ok
+    assert _branches(engine) == {"B001": None, "B002": "B001"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # a quoted field may span lines: the faulty record is the one on line 5
+        (
+            b'branch_id,name,city,parent_id\nB001,"Head\noffice",Shanghai,\nB002,Pudong,Shanghai,B001\n'
+            b"B003,x,y,B001,extra\n",
+            "branches.csv, line 5: expected 4 fields as in the header, found 5",
+        ),
+        (
+            b'branch_id,name,city,parent_id\nB001,"Head\noffice",Shanghai,\nB002,Pudong,\xc9\xcf\xba\xa3,B001\n',
+            "branches.csv, line 4, column 'city': invalid UTF-8 (byte 0xc9 at byte 13 of the line); "
+            "the file must be UTF-8 encoded",
+        ),
+        (
+            b"branch_id,name,city,parent_id\r\nB001,Head office,Shanghai,\nB002,Pudong,Shanghai,B001\r\n"
+            b"B003,x,y,B001\n",
+            "branches.csv, line 2: the line ends in LF but the header in CRLF; use one line ending throughout",
+        ),
+        (
+            b"branch_id,name,city,parent_id\nB001,Head office,Shanghai,\n   \nB002,Pudong,Shanghai,B001\n",
+            "branches.csv, line 3: expected 4 fields as in the header, found 1",
+        ),
+        (
+            b'branch_id,name,city,parent_id\nB001,"Head \\"office\\"",Shanghai,\n',
+            "branches.csv, line 2: not valid CSV (',' expected after '\"')",
+        ),
+    ],
+    ids=["quoted-line-break", "bad-utf8-after-quoted-line-break", "mixed-line-endings", "blank-spaces", "backslash"],
+)
+def test_an_unreadable_csv_names_the_line(
+    settings: Settings, engine: Engine, tmp_path: Path, content: bytes, message: str
+) -> None:
+    folder = write_bundle(tmp_path / "b", base_bundle())
+    (folder / "branches.csv").write_bytes(content)
+    report = load(settings, engine, folder)
+    assert report.files["branches"].status == "failed"
+    assert report.files["branches"].message == message
+    assert _branches(engine) == {}
+
+
+def test_a_corrupt_parquet_page_stops_only_that_file(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    path = folder / "transactions.parquet"
+    data = bytearray(path.read_bytes())
+    data[8:200] = bytes(b ^ 0xFF for b in data[8:200])  # the first data pages; the footer stays readable
+    path.write_bytes(bytes(data))
+    report = load(settings, engine, folder)
+    failed = report.files["transactions"]
+    assert failed.status == "failed"
+    assert (failed.message or "").startswith("transactions.parquet: not a readable Parquet file (")
+    assert report.files["behavior_events"].accepted == len(bundle["behavior_events"])
+    assert report.files["accounts"].accepted == len(bundle["accounts"])
+    assert lake_rows(settings, "transactions") == []
+
+
+def test_a_parquet_column_named_file_row_number_is_ignored(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    """DuckDB's row numbering uses that name; the file's own column must not clash with it."""
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    path = folder / "transactions.parquet"
+    table = pq.read_table(path)
+    rows = table.num_rows
+    amounts = table.column("amount").to_pylist()
+    amounts[1] = "oops"
+    table = table.set_column(table.schema.get_field_index("amount"), "amount", pa.array(amounts, pa.string()))
+    pq.write_table(table.append_column("file_row_number", pa.array(range(100, 100 + rows), pa.int64())), path)
+    report = load(settings, engine, folder)
+    assert report.ok
+    assert (report.files["transactions"].accepted, report.files["transactions"].rejected) == (rows - 1, 1)
+    with engine.connect() as conn:
+        from bankcrm.ingest import repository
+
+        stored = repository.rejects_of_load(conn, report.load_id or 0)
+    assert [(r["file"], r["line"], r["reason"]) for r in stored] == [("transactions", 2, "bad_type")]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "accepted"),
+    [
+        (pa.decimal128(18, 3), "25000.125", False),
+        (pa.decimal128(18, 3), "25000.120", True),
+        (pa.float64(), 1500.505, False),
+        (pa.float64(), 1500.51, True),
+        (pa.float64(), 0.1 + 0.2, True),  # a sum computed in floats, a millionth of a cent from 0.30
+    ],
+)
+def test_typed_parquet_money_needs_two_decimals_as_text_does(
+    settings: Settings, engine: Engine, tmp_path: Path, column: pa.DataType, value: object, accepted: bool
+) -> None:
+    from decimal import Decimal
+
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    path = folder / "transactions.parquet"
+    table = pq.read_table(path)
+    typed = Decimal(value) if isinstance(value, str) else value
+    amounts = pa.array([typed] * table.num_rows, column)
+    pq.write_table(table.set_column(table.schema.get_field_index("amount"), "amount", amounts), path)
+    report = load(settings, engine, folder)
+    tx = report.files["transactions"]
+    if accepted:
+        assert (tx.accepted, tx.rejected) == (table.num_rows, 0)
+        assert {str(r[4]) for r in lake_rows(settings, "transactions")} == {str(round(Decimal(str(value)), 2))}
+    else:
+        assert (tx.accepted, tx.reasons) == (0, {"bad_type": table.num_rows})
+
+
+@pytest.mark.parametrize(
+    ("ts", "accepted"),
+    [
+        ("2026-03-06T10:00:00+25:00", False),
+        ("2026-03-06T10:00:00+14:00", True),
+        ("2026-03-06T10:00:00-12:30", True),
+        ("2026-03-06T24:00:00+08:00", False),
+        ("2026-03-06T10:60:00+08:00", False),
+        ("2026-03-06T23:59:59.5Z", True),
+    ],
+)
+def test_timestamps_must_be_real_iso_8601(
+    settings: Settings, engine: Engine, tmp_path: Path, ts: str, accepted: bool
+) -> None:
+    bundle = base_bundle()
+    bundle["transactions"][1]["ts"] = ts
+    report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
+    tx = report.files["transactions"]
+    assert tx.reasons == ({} if accepted else {"bad_type": 1})
