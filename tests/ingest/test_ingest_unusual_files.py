@@ -3,6 +3,7 @@ rules or stops alone with a message naming the file, line and column, never the 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -230,3 +231,44 @@ def test_timestamps_must_be_real_iso_8601(
     report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
     tx = report.files["transactions"]
     assert tx.reasons == ({} if accepted else {"bad_type": 1})
+
+
+def _retype(path: Path, column: str, values: pa.Array) -> None:
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, values), path)
+
+
+@pytest.mark.parametrize(
+    ("values", "accepted"),
+    [
+        # dataframe libraries write dates as timestamps: midnight is a date
+        (pa.array([datetime(1990, 3, 7)] * 3, pa.timestamp("ns")), True),
+        (pa.array([datetime(1990, 3, 7, 10, 30)] * 3, pa.timestamp("ns")), False),
+        (pa.array([datetime(1990, 3, 6, 16, 0, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")), True),  # 00:00 +08:00
+        (pa.array([datetime(1990, 3, 7, 0, 0, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")), False),  # 08:00 +08:00
+    ],
+    ids=["naive-midnight", "naive-10-30", "zoned-local-midnight", "zoned-08-00"],
+)
+def test_a_parquet_date_may_be_a_midnight_timestamp(
+    settings: Settings, engine: Engine, tmp_path: Path, values: pa.Array, accepted: bool
+) -> None:
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    _retype(folder / "customers.parquet", "birth_date", values)
+    customers = load(settings, engine, folder).files["customers"]
+    if accepted:
+        assert (customers.accepted, customers.rejected) == (3, 0)
+        births = {r[0]: r[2] for r in lake_rows(settings, "customers")}
+        assert set(births.values()) == {date(1990, 3, 7)}
+    else:
+        assert customers.reasons == {"bad_type": 3}
+
+
+@pytest.mark.parametrize("kind", [pa.int64(), pa.float64()])
+def test_a_parquet_phone_may_be_a_number(settings: Settings, engine: Engine, tmp_path: Path, kind: pa.DataType) -> None:
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    phones = [int(c["phone"]) for c in bundle["customers"]]
+    _retype(folder / "customers.parquet", "phone", pa.array(phones, pa.int64()).cast(kind))
+    customers = load(settings, engine, folder).files["customers"]
+    assert (customers.accepted, customers.rejected) == (3, 0)

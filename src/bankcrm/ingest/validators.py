@@ -78,6 +78,10 @@ def _string_expr(col: Column, src_type: str | None) -> str:
         expr = f"CASE WHEN {c} THEN 'Y' WHEN NOT {c} THEN 'N' END"
     elif src_type == "VARCHAR":
         expr = f"NULLIF({c}, '')"
+    elif src_type in ("DOUBLE", "FLOAT") and col.kind not in DUCK_TYPES:
+        # a phone or key written as a float (13800138000.0) is its digits when whole
+        whole = f"{c} = round({c}) AND abs({c}) < 1e18"
+        expr = f"CASE WHEN {whole} THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END"
     else:
         expr = f"CAST({c} AS VARCHAR)"
     return expr if col.default is None else f"COALESCE({expr}, '{col.default}')"
@@ -95,6 +99,12 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
     if col.kind == "date":
         if src_type == "DATE":
             return c
+        # dataframe libraries write dates as timestamps: midnight (local, for one with a zone) is a date
+        if src_type == "TIMESTAMP WITH TIME ZONE":
+            local = f"timezone('{ref.BUNDLE_TIMEZONE}', {c})"
+            return f"CASE WHEN CAST({local} AS TIME) = TIME '00:00:00' THEN CAST({local} AS DATE) END"
+        if src_type.startswith("TIMESTAMP"):
+            return f"CASE WHEN CAST({c} AS TIME) = TIME '00:00:00' THEN CAST({c} AS DATE) END"
         return f"CASE WHEN regexp_full_match({s}, '{_DATE_RE}') THEN TRY_CAST({s} AS DATE) END"
     if col.kind == "ts":
         if src_type == "TIMESTAMP WITH TIME ZONE":
