@@ -245,9 +245,12 @@ def _retype(path: Path, column: str, values: pa.Array) -> None:
         (pa.array([datetime(1990, 3, 7)] * 3, pa.timestamp("ns")), True),
         (pa.array([datetime(1990, 3, 7, 10, 30)] * 3, pa.timestamp("ns")), False),
         (pa.array([datetime(1990, 3, 6, 16, 0, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")), True),  # 00:00 +08:00
-        (pa.array([datetime(1990, 3, 7, 0, 0, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")), False),  # 08:00 +08:00
+        (pa.array([datetime(1990, 3, 7, 0, 0, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")), True),  # midnight UTC
+        # as pandas writes a zoned datetime column: nanoseconds, its zone in the file
+        (pa.array([datetime(1990, 3, 6, 16, 0, tzinfo=UTC)] * 3, pa.timestamp("ns", tz="Asia/Shanghai")), True),
+        (pa.array([datetime(1990, 3, 7, 3, 0, tzinfo=UTC)] * 3, pa.timestamp("ns", tz="Asia/Shanghai")), False),
     ],
-    ids=["naive-midnight", "naive-10-30", "zoned-local-midnight", "zoned-08-00"],
+    ids=["naive-midnight", "naive-10-30", "zoned-local-midnight", "zoned-utc-midnight", "ns-midnight", "ns-11-00"],
 )
 def test_a_parquet_date_may_be_a_midnight_timestamp(
     settings: Settings, engine: Engine, tmp_path: Path, values: pa.Array, accepted: bool
@@ -272,3 +275,22 @@ def test_a_parquet_phone_may_be_a_number(settings: Settings, engine: Engine, tmp
     _retype(folder / "customers.parquet", "phone", pa.array(phones, pa.int64()).cast(kind))
     customers = load(settings, engine, folder).files["customers"]
     assert (customers.accepted, customers.rejected) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    ("file", "column", "value", "reasons"),
+    [
+        ("accounts", "days_past_due", "3.0", {}),  # a whole number as dataframes write it beside NaN
+        ("accounts", "days_past_due", "3.5", {"bad_type": 1}),
+        ("products", "expected_yield", "nan", {"bad_type": 1}),
+        ("products", "expected_yield", "inf", {"bad_type": 1}),
+        ("products", "expected_yield", "0.031", {}),
+    ],
+)
+def test_numbers_in_text(
+    settings: Settings, engine: Engine, tmp_path: Path, file: str, column: str, value: str, reasons: dict[str, int]
+) -> None:
+    bundle = base_bundle()
+    bundle[file][0][column] = value
+    report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
+    assert report.files[file].reasons == reasons

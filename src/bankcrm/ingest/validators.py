@@ -37,7 +37,7 @@ _TS_RE = (
     r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)"
 )
 _MONEY_RE = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
-_INT_RE = r"[+-]?[0-9]{1,9}"
+_INT_RE = r"[+-]?[0-9]{1,9}(\.0+)?"  # 3.0 too: dataframes write whole numbers with NaN beside so
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NON_NEGATIVE = ("days_past_due", "term_days", "capacity")
 
@@ -99,16 +99,21 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
     if col.kind == "date":
         if src_type == "DATE":
             return c
-        # dataframe libraries write dates as timestamps: midnight (local, for one with a zone) is a date
-        if src_type == "TIMESTAMP WITH TIME ZONE":
-            local = f"timezone('{ref.BUNDLE_TIMEZONE}', {c})"
-            return f"CASE WHEN CAST({local} AS TIME) = TIME '00:00:00' THEN CAST({local} AS DATE) END"
+        # dataframe libraries write dates as timestamps: midnight is a date; for one with a zone,
+        # local midnight or else midnight UTC (never both at once), whatever the unit (TIMESTAMPTZ_NS …)
+        if _zoned(src_type):
+            whens = ""
+            for zone in (ref.BUNDLE_TIMEZONE, "UTC"):
+                wall = f"timezone('{zone}', CAST({c} AS TIMESTAMPTZ))"
+                whens += f" WHEN CAST({wall} AS TIME) = TIME '00:00:00' THEN CAST({wall} AS DATE)"
+            return f"CASE{whens} END"
         if src_type.startswith("TIMESTAMP"):
-            return f"CASE WHEN CAST({c} AS TIME) = TIME '00:00:00' THEN CAST({c} AS DATE) END"
+            wall = f"CAST({c} AS TIMESTAMP)"
+            return f"CASE WHEN CAST({wall} AS TIME) = TIME '00:00:00' THEN CAST({wall} AS DATE) END"
         return f"CASE WHEN regexp_full_match({s}, '{_DATE_RE}') THEN TRY_CAST({s} AS DATE) END"
     if col.kind == "ts":
-        if src_type == "TIMESTAMP WITH TIME ZONE":
-            return c
+        if _zoned(src_type):
+            return f"CAST({c} AS TIMESTAMPTZ)"
         return f"CASE WHEN regexp_full_match({s}, '{_TS_RE}') THEN TRY_CAST({s} AS TIMESTAMPTZ) END"
     if col.kind == "money":
         # a typed amount must have at most two decimals, as in text: no silent rounding
@@ -128,10 +133,13 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
             # writers often store nullable whole numbers as floats; accept them when integral
             return f"CASE WHEN {c} = round({c}) THEN TRY_CAST({c} AS INTEGER) END"
         return f"CASE WHEN regexp_full_match({s}, '{_INT_RE}') THEN TRY_CAST({s} AS INTEGER) END"
-    # float
-    if numeric or src_type in ("DOUBLE", "FLOAT"):
-        return f"CAST({c} AS DOUBLE)"
-    return f"TRY_CAST({s} AS DOUBLE)"
+    # float: NaN and infinity are no values
+    number = f"CAST({c} AS DOUBLE)" if numeric or src_type in ("DOUBLE", "FLOAT") else f"TRY_CAST({s} AS DOUBLE)"
+    return f"CASE WHEN isfinite({number}) THEN {number} END"
+
+
+def _zoned(src_type: str) -> bool:
+    return src_type.startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
 
 
 def _id_checksum_ok(s: str) -> str:
