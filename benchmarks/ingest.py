@@ -1,6 +1,6 @@
 """Ingest benchmark: time each file's load and the whole bundle against a bare DuckDB read of the same files.
 
-    python benchmarks/ingest.py --customers 100000 --months 6 [--format csv|parquet] [--bundle DIR]
+    python benchmarks/ingest.py --customers 100000 --months 6 [--format csv|parquet] [--bundle DIR] [--floors]
 
 Generates the bundle with the synthetic-bank generator (or reuses ``--bundle``), loads it into a
 fresh home, then reads every file once more with DuckDB alone (``CREATE TABLE AS`` of
@@ -8,7 +8,9 @@ fresh home, then reads every file once more with DuckDB alone (``CREATE TABLE AS
 load seconds, rows/s, bare-read seconds and the ratio, the highest resident set size seen
 while the file loaded (sampled every 50 ms), then the peak RSS of the load and the per-step
 split of each file (the report's ``file_steps``). The bare reads run after the load, so the
-load's peak RSS is taken before them.
+load's peak RSS is taken before them. ``--floors`` adds, per fact file, a bare read again and
+a bare rewrite of the file into Parquet month folders (no checks), the least a loader that
+lays facts out by month must do, so the load can be compared with that too.
 """
 
 from __future__ import annotations
@@ -44,6 +46,32 @@ def bare_read_seconds(path: Path) -> float:
     con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}('{path}')")
     seconds = time.perf_counter() - start
     con.close()
+    return seconds
+
+
+# the column that decides a fact row's month folder in the lake
+MONTH_OF = {"balances": "date", "transactions": "ts", "behavior_events": "ts"}
+
+
+def rewrite_seconds(path: Path, table: str, out: Path, memory_limit: str) -> float:
+    """Seconds for DuckDB alone to read the file and write it as Parquet month folders, as the lake is laid out.
+
+    No checks, no keys, no pseudonyms: the least any loader that keeps the facts by month must do.
+    """
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{out}.spill'")
+    reader = "read_csv" if path.suffix == ".csv" else "read_parquet"
+    month = f"strftime(CAST({MONTH_OF[table]} AS DATE), '%Y-%m')"
+    start = time.perf_counter()
+    con.execute(
+        f"COPY (SELECT *, {month} AS month FROM {reader}('{path}')) TO '{out}' (FORMAT parquet, PARTITION_BY (month))"
+    )
+    seconds = time.perf_counter() - start
+    con.close()
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(f"{out}.spill", ignore_errors=True)
     return seconds
 
 
@@ -98,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, help="reuse this bundle instead of generating one")
     parser.add_argument("--work", type=Path, help="folder for the bundle and the home (default: a temp folder)")
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit during validation")
+    parser.add_argument(
+        "--floors", action="store_true", help="also time a bare rewrite of each fact file into month folders"
+    )
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bankcrm-bench-"))
@@ -168,6 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     print("| file | " + " | ".join(STEPS) + " |")
     print("|---|" + "---:|" * len(STEPS))
     print("\n".join(steps))
+    if args.floors:
+        print("\n| file | bare read s | rewrite into months s | rewrite / read | load / rewrite |")
+        print("|---|---:|---:|---:|---:|")
+        for bundle_file in files:
+            name = bundle_file.spec.name
+            if name not in MONTH_OF:
+                continue
+            bare = bare_read_seconds(bundle_file.path)
+            rewrite = rewrite_seconds(bundle_file.path, name, work / "rewrite", args.memory_limit)
+            load = report.files[name].seconds
+            ratios = f"{rewrite / bare:.1f}× | {load / rewrite:.1f}×"
+            print(f"| {bundle_file.label} | {bare:.2f} | {rewrite:.2f} | {ratios} |")
     return 0
 
 
