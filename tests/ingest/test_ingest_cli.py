@@ -68,6 +68,26 @@ def test_table_report_and_exit_code_of_an_unreadable_file(tmp_path: Path) -> Non
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope"), "--home", str(tmp_path / "home")])
     assert result.exit_code == 2
+    assert "no such folder" in " ".join(result.output.split())
+
+
+def test_a_file_instead_of_a_folder_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "customers.csv").write_text("customer_id\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "customers.csv"), "--home", str(tmp_path / "home")])
+    assert result.exit_code == 2
+    assert "not a folder" in " ".join(result.output.split())
+
+
+def test_files_that_are_not_loaded_are_named(tmp_path: Path) -> None:
+    """Nothing loaded is no failure (exit 0), but a misnamed file must not pass unnoticed."""
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "Customers.csv").write_text("customer_id\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["ingest", str(folder), "--json", "--home", str(tmp_path / "home")])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["files"] == {}
+    assert "ignored: Customers.csv is not an extract file name" in " ".join(result.stderr.split())
+    assert f"no extract files in {folder}" in " ".join(result.stderr.split())
 
 
 def _spawn(folder: Path, home: Path, database_url: str | None = None) -> subprocess.Popen[str]:

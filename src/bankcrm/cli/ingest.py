@@ -10,6 +10,8 @@ import typer
 
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, err_console, fail, open_engine
 
+EXPECTED = "branches, staff, customers, products, accounts, balances, transactions, behavior_events (.csv or .parquet)"
+
 
 def ingest(
     ctx: typer.Context,
@@ -23,12 +25,15 @@ def ingest(
     Exit 0 when the bundle loaded, even with rejected rows; 1 when a file could not be read.
     """
     from bankcrm.ingest.lock import ingest_lock
+    from bankcrm.ingest.reader import unrecognised_files
     from bankcrm.ingest.service import ingest_bundle_locked
     from bankcrm.security.crypto import KeyError_
 
     settings = build_settings(ctx, home, database_url)
-    if not bundle_dir.is_dir():
+    if not bundle_dir.exists():
         raise fail(f"{bundle_dir}: no such folder")
+    if not bundle_dir.is_dir():
+        raise fail(f"{bundle_dir}: not a folder (a bundle is a folder of extract files)")
 
     def on_wait(message: str) -> None:
         err_console.print(message, highlight=False)
@@ -42,6 +47,11 @@ def ingest(
             raise fail(f"field-encryption keys: {exc}") from exc
         finally:
             engine.dispose()
+    # warnings go to stderr, so that --json output stays one document
+    for name in unrecognised_files(bundle_dir):
+        err_console.print(f"[yellow]ignored:[/] {name} is not an extract file name ({EXPECTED})", highlight=False)
+    if not report.files:
+        err_console.print(f"[yellow]no extract files in {bundle_dir}:[/] expected {EXPECTED}", highlight=False)
     if json_output:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:

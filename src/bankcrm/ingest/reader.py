@@ -72,6 +72,16 @@ def find_files(bundle_dir: Path) -> tuple[list[BundleFile], dict[str, MalformedF
     return found, problems
 
 
+def unrecognised_files(bundle_dir: Path) -> list[str]:
+    """Files of the folder that look like extracts but are not loaded (a misspelt or capitalised name)."""
+    names = {f"{spec.name}.{ext}" for spec in FILES for ext in ("csv", "parquet")}
+    return sorted(
+        p.name
+        for p in bundle_dir.iterdir()
+        if p.name not in names and p.suffix.lower() in (".csv", ".parquet", ".gz", ".zip", ".xlsx")
+    )
+
+
 @dataclass(frozen=True)
 class Source:
     """A file opened as a view: the spec's columns it has (name to DuckDB type) and how rows get numbers.
