@@ -3,6 +3,7 @@ rules or stops alone with a message naming the file, line and column, never the 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from bankcrm.config import Settings
 from bankcrm.ingest.repository import MASTER_TABLES
+from bankcrm.security.crypto import cipher_for
 
 
 def _branches(engine: Engine) -> dict[str, str | None]:
@@ -210,6 +212,15 @@ def test_typed_parquet_money_needs_two_decimals_as_text_does(
         assert {str(r[4]) for r in lake_rows(settings, "transactions")} == {str(round(Decimal(str(value)), 2))}
     else:
         assert (tx.accepted, tx.reasons) == (0, {"bad_type": table.num_rows})
+        # the reject store keeps the value as the file had it
+        with engine.connect() as conn:
+            from bankcrm.ingest import repository
+
+            stored = repository.rejects_of_load(conn, report.load_id or 0)
+        cipher = cipher_for(settings.effective_key_file)
+        raws = [json.loads(cipher.decrypt(r["raw_enc"], context="ingest_reject") or "") for r in stored]
+        assert {r["amount"] for r in raws} == {str(value)}
+        assert {r["tx_id"] for r in raws} == {t["tx_id"] for t in bundle["transactions"]}
 
 
 @pytest.mark.parametrize(

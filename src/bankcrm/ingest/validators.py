@@ -138,6 +138,17 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
     return f"CASE WHEN isfinite({number}) THEN {number} END"
 
 
+def _o(name: str) -> str:
+    return q(f"o__{name}")
+
+
+def _text_free(col: Column, src_type: str | None) -> bool:
+    """A typed source column whose typed value is computed from the column itself, not from its text."""
+    if src_type is None or src_type == "VARCHAR" or col.kind not in DUCK_TYPES:
+        return False
+    return _s(col.name) not in _typed_expr(col, src_type)
+
+
 def _zoned(src_type: str) -> bool:
     return src_type.startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
 
@@ -193,12 +204,25 @@ def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: st
     numbers are its row ids (reader.line_sql), so no join, filter or window belongs here,
     and keys are checked afterwards (check_foreign_keys and the rest).
     """
-    strings = ", ".join(f"{_string_expr(c, src_types.get(c.name))} AS {_s(c.name)}" for c in spec.columns)
+    # a typed column (Parquet) that converts without its text is written out as text only for the
+    # raw row of a faulty row; formatting every timestamp and amount would cost more than reading
+    text_free = [c for c in spec.columns if _text_free(c, src_types.get(c.name))]
+    strings = ", ".join(
+        f"CASE WHEN {q(c.name)} IS NOT NULL THEN '' END AS {_s(c.name)}"  # presence only
+        if c in text_free
+        else f"{_string_expr(c, src_types.get(c.name))} AS {_s(c.name)}"
+        for c in spec.columns
+    )
     passthrough = "".join(f", {q(c.name)}" for c in spec.columns if c.name in src_types and c.kind in DUCK_TYPES)
+    passthrough += "".join(f", {q(c.name)} AS {_o(c.name)}" for c in text_free)
     typed = ", ".join(f"{_typed_expr(c, src_types.get(c.name))} AS {q(c.name)}" for c in spec.columns)
-    raw_fields = [f"{q(c.name)} := {_s(c.name)}" for c in spec.columns if c.name in src_types]
+    raw_fields = [
+        f"{q(c.name)} := CAST({_o(c.name)} AS VARCHAR)" if c in text_free else f"{q(c.name)} := {_s(c.name)}"
+        for c in spec.columns
+        if c.name in src_types
+    ]
     raw = f"to_json(struct_pack({', '.join(raw_fields)}))" if raw_fields else "NULL::VARCHAR"
-    keep_strings = ", ".join(_s(c.name) for c in spec.columns)
+    keep_strings = ", ".join([_s(c.name) for c in spec.columns] + [_o(c.name) for c in text_free])
     typed_names = ", ".join(q(c.name) for c in spec.columns)
     return f"""
         CREATE OR REPLACE TABLE {target} AS
