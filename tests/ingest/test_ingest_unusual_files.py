@@ -191,6 +191,8 @@ def test_a_parquet_column_named_file_row_number_is_ignored(settings: Settings, e
         (pa.float64(), 1500.505, False),
         (pa.float64(), 1500.51, True),
         (pa.float64(), 0.1 + 0.2, True),  # a sum computed in floats, a millionth of a cent from 0.30
+        (pa.float32(), 1234.56, True),  # single precision: 1234.5600586, the float nearest 1234.56
+        (pa.float32(), 1234.565, False),
     ],
 )
 def test_typed_parquet_money_needs_two_decimals_as_text_does(
@@ -305,3 +307,20 @@ def test_numbers_in_text(
     bundle[file][0][column] = value
     report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
     assert report.files[file].reasons == reasons
+
+
+def test_int96_timestamps_are_utc_instants(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    """Hive and Spark write timestamps as INT96 without a zone; by their convention those are UTC."""
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    path = folder / "transactions.parquet"
+    table = pq.read_table(path)
+    instants = [datetime.fromisoformat(t["ts"]).astimezone(UTC) for t in bundle["transactions"]]
+    table = table.set_column(table.schema.get_field_index("ts"), "ts", pa.array(instants, pa.timestamp("us", tz="UTC")))
+    pq.write_table(table, path, use_deprecated_int96_timestamps=True)
+    assert pq.ParquetFile(path).schema.column(table.schema.get_field_index("ts")).physical_type == "INT96"
+    report = load(settings, engine, folder)
+    tx = report.files["transactions"]
+    assert (tx.accepted, tx.rejected) == (len(instants), 0)
+    stored = sorted(r[2] for r in lake_rows(settings, "transactions"))
+    assert stored == sorted(instants)

@@ -178,11 +178,15 @@ def _sql_name(value: str) -> str:
 
 def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
     try:
-        columns = pq.read_schema(bundle_file.path).names
+        schema = pq.ParquetFile(bundle_file.path).schema
     except (pa.ArrowException, OSError) as exc:
         raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
+    columns = schema.to_arrow_schema().names
     _check_required(bundle_file, columns, line=None)
     known = [c.name for c in bundle_file.spec.columns if c.name in columns]
+    # Hive and Spark write timestamps as INT96, which by their convention are UTC instants
+    int96 = {schema.column(i).name for i in range(len(schema)) if schema.column(i).physical_type == "INT96"}
+    selected = [f"timezone('UTC', {_sql_name(c)}) AS {_sql_name(c)}" if c in int96 else _sql_name(c) for c in known]
     path = _sql_text(str(bundle_file.path))
     if any(name.lower() == "file_row_number" for name in columns):
         # the reader's own row number would clash with the file's column: number by row id instead
@@ -190,10 +194,7 @@ def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, v
     else:
         scan, line, numbering = f"read_parquet({path}, file_row_number = true)", "file_row_number + 1", None
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS "
-            f"SELECT {', '.join(_sql_name(c) for c in known)}, {line} AS {LINE} FROM {scan}"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(selected)}, {line} AS {LINE} FROM {scan}")
         described = con.execute(f"DESCRIBE {view}").fetchall()
     except duckdb.Error as exc:
         raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc

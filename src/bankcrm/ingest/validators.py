@@ -121,9 +121,12 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
             return f"TRY_CAST({c} AS DECIMAL(18,2))"
         if src_type.startswith("DECIMAL"):
             return f"CASE WHEN {c} = round({c}, 2) THEN TRY_CAST({c} AS DECIMAL(18,2)) END"
-        if src_type in ("DOUBLE", "FLOAT"):
+        cents = f"TRY_CAST({c} AS DECIMAL(18,2))"
+        if src_type == "FLOAT":
+            # single precision holds 1234.56 as 1234.5600586: it must be the float nearest a cent amount
+            return f"CASE WHEN CAST({cents} AS FLOAT) = {c} THEN {cents} END"
+        if src_type == "DOUBLE":
             # a float holds 1500.51 only approximately (0.1 + 0.2 even less): within a millionth of a cent
-            cents = f"TRY_CAST({c} AS DECIMAL(18,2))"
             return f"CASE WHEN abs(CAST({c} AS DOUBLE) - CAST({cents} AS DOUBLE)) < 1e-6 THEN {cents} END"
         return f"CASE WHEN regexp_full_match({s}, '{_MONEY_RE}') THEN TRY_CAST({s} AS DECIMAL(18,2)) END"
     if col.kind == "int":
