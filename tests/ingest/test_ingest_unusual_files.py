@@ -324,3 +324,19 @@ def test_int96_timestamps_are_utc_instants(settings: Settings, engine: Engine, t
     assert (tx.accepted, tx.rejected) == (len(instants), 0)
     stored = sorted(r[2] for r in lake_rows(settings, "transactions"))
     assert stored == sorted(instants)
+
+
+@pytest.mark.parametrize(
+    ("skills", "stored"), [("fund; wealth", "fund;wealth"), (" fund;;wealth; ", "fund;wealth"), (";", None)]
+)
+def test_skills_are_stored_as_checked(
+    settings: Settings, engine: Engine, tmp_path: Path, skills: str, stored: str | None
+) -> None:
+    bundle = base_bundle()
+    bundle["staff"][0]["skills"] = skills
+    report = load(settings, engine, write_bundle(tmp_path / "b", bundle))
+    assert report.files["staff"].reasons == {}
+    table = MASTER_TABLES["staff"]
+    with engine.connect() as conn:
+        value = conn.execute(select(table.c.skills).where(table.c.staff_id == bundle["staff"][0]["staff_id"]))
+        assert value.scalar_one() == stored

@@ -89,6 +89,9 @@ def _string_expr(col: Column, src_type: str | None) -> str:
 
 def _typed_expr(col: Column, src_type: str | None) -> str:
     """The column converted to its type; NULL where the text does not parse (a bad_type)."""
+    if col.kind == "skills":
+        # stored as checked: trimmed, without empty entries ("fund; wealth;" is "fund;wealth")
+        return f"NULLIF(array_to_string({_skill_list(_s(col.name))}, ';'), '')"
     if col.kind not in DUCK_TYPES:
         return _s(col.name)
     target = DUCK_TYPES[col.kind]
@@ -141,6 +144,10 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
     return f"CASE WHEN isfinite({number}) THEN {number} END"
 
 
+def _skill_list(text: str) -> str:
+    return f"list_filter(list_transform(string_split({text}, ';'), lambda x: trim(x)), lambda x: x <> '')"
+
+
 def _o(name: str) -> str:
     return q(f"o__{name}")
 
@@ -183,8 +190,7 @@ def _row_fault(spec: FileSpec) -> str:
             whens.append(f"WHEN {s} NOT IN ('Y', 'N') THEN '{INVALID_VALUE}:{col.name}'")
         elif col.kind == "skills":
             whens.append(
-                f"WHEN NOT list_has_all([{_lit(ref.PRODUCT_CATEGORIES)}], "
-                f"list_filter(list_transform(string_split({s}, ';'), lambda x: trim(x)), lambda x: x <> '')) "
+                f"WHEN NOT list_has_all([{_lit(ref.PRODUCT_CATEGORIES)}], {_skill_list(s)}) "
                 f"THEN '{INVALID_VALUE}:{col.name}'"
             )
         elif col.name in _NON_NEGATIVE:
