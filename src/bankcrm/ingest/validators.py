@@ -37,7 +37,7 @@ _TS_RE = (
     r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)"
 )
 _MONEY_RE = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
-_INT_RE = r"[+-]?[0-9]{1,9}(\.0+)?"  # 3.0 too: dataframes write whole numbers with NaN beside so
+_INT_RE = r"[+-]?[0-9]{1,9}(\.0+)?"  # also 3.0: dataframes write an integer column with gaps as floats
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NON_NEGATIVE = ("days_past_due", "term_days", "capacity")
 
