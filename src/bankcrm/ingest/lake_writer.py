@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from bankcrm import lake
-from bankcrm.ingest.validators import q
+from bankcrm.ingest.reader import q
 
 _PA_TO_DUCK = {
     pa.string(): "VARCHAR",

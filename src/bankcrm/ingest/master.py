@@ -21,9 +21,9 @@ from sqlalchemy import Connection
 from bankcrm import lake
 from bankcrm.ingest import repository
 from bankcrm.ingest.lake_writer import duck_type
-from bankcrm.ingest.reader import LINE
+from bankcrm.ingest.reader import LINE, q
 from bankcrm.ingest.spec import FileSpec
-from bankcrm.ingest.validators import FAULT, RAW, WARNING, q
+from bankcrm.ingest.validators import FAULT, RAW, WARNING
 from bankcrm.security.crypto import FieldCipher
 
 _BATCH_ROWS = 20_000

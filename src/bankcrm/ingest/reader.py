@@ -155,7 +155,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view:
     positions = _known_positions(bundle_file, header)
     # fields are read by position: header names may repeat, differ only in case or be empty
     fields = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(header)))
-    known = ", ".join(f"f{i} AS {_sql_name(name)}" for name, i in positions.items())
+    known = ", ".join(f"f{i} AS {q(name)}" for name, i in positions.items())
     # no sniffing: the header read above gives the columns, every value stays text until validated
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW {view} AS
@@ -172,21 +172,22 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _sql_name(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
+def q(name: str) -> str:
+    """A quoted SQL identifier (the loader's column names come from files)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
     try:
         schema = pq.ParquetFile(bundle_file.path).schema
+        columns = schema.to_arrow_schema().names
     except (pa.ArrowException, OSError) as exc:
         raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
-    columns = schema.to_arrow_schema().names
     _check_required(bundle_file, columns, line=None)
     known = [c.name for c in bundle_file.spec.columns if c.name in columns]
     # Hive and Spark write timestamps as INT96, which by their convention are UTC instants
     int96 = {schema.column(i).name for i in range(len(schema)) if schema.column(i).physical_type == "INT96"}
-    selected = [f"timezone('UTC', {_sql_name(c)}) AS {_sql_name(c)}" if c in int96 else _sql_name(c) for c in known]
+    selected = [f"timezone('UTC', {q(c)}) AS {q(c)}" if c in int96 else q(c) for c in known]
     path = _sql_text(str(bundle_file.path))
     if any(name.lower() == "file_row_number" for name in columns):
         # the reader's own row number would clash with the file's column: number by row id instead

@@ -8,7 +8,7 @@ import duckdb
 from sqlalchemy import Connection
 
 from bankcrm.ingest import repository
-from bankcrm.ingest.reader import LINE
+from bankcrm.ingest.reader import LINE, q
 from bankcrm.ingest.spec import (
     BAD_PHONE,
     BAD_TYPE,
@@ -19,7 +19,7 @@ from bankcrm.ingest.spec import (
     UNKNOWN_KEY,
     FileSpec,
 )
-from bankcrm.ingest.validators import BAD_TYPE_DETAIL, FAULT, RAW, q
+from bankcrm.ingest.validators import BAD_TYPE_DETAIL, FAULT, RAW
 from bankcrm.security.crypto import FieldCipher
 
 RAW_CONTEXT = "ingest_reject"

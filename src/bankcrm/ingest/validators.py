@@ -11,7 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from bankcrm import reference as ref
-from bankcrm.ingest.reader import LINE
+from bankcrm.ingest.reader import LINE, q
 from bankcrm.ingest.spec import (
     BAD_PHONE,
     BAD_TYPE,
@@ -56,10 +56,6 @@ BAD_TYPE_DETAIL = {
     "int": "not a whole number",
     "float": "not a number",
 }
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _s(name: str) -> str:
