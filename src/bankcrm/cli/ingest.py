@@ -10,8 +10,6 @@ import typer
 
 from bankcrm.cli.common import DatabaseUrlOption, HomeOption, build_settings, console, err_console, fail, open_engine
 
-EXPECTED = "branches, staff, customers, products, accounts, balances, transactions, behavior_events (.csv or .parquet)"
-
 
 def ingest(
     ctx: typer.Context,
@@ -27,6 +25,7 @@ def ingest(
     from bankcrm.ingest.lock import ingest_lock
     from bankcrm.ingest.reader import unrecognised_files
     from bankcrm.ingest.service import ingest_bundle_locked
+    from bankcrm.ingest.spec import FILES
     from bankcrm.security.crypto import KeyError_
 
     settings = build_settings(ctx, home, database_url)
@@ -48,10 +47,11 @@ def ingest(
         finally:
             engine.dispose()
     # warnings go to stderr, so that --json output stays one document
+    expected = ", ".join(spec.name for spec in FILES) + " (.csv or .parquet)"
     for name in unrecognised_files(bundle_dir):
-        err_console.print(f"[yellow]ignored:[/] {name} is not an extract file name ({EXPECTED})", highlight=False)
+        err_console.print(f"[yellow]ignored:[/] {name} is not an extract file name ({expected})", highlight=False)
     if not report.files:
-        err_console.print(f"[yellow]no extract files in {bundle_dir}:[/] expected {EXPECTED}", highlight=False)
+        err_console.print(f"[yellow]no extract files in {bundle_dir}:[/] expected {expected}", highlight=False)
     if json_output:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
