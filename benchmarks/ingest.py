@@ -8,9 +8,9 @@ fresh home, then reads every file once more with DuckDB alone (``CREATE TABLE AS
 load seconds, rows/s, bare-read seconds and the ratio, the highest resident set size seen
 while the file loaded (sampled every 50 ms), then the peak RSS of the load and the per-step
 split of each file (the report's ``file_steps``). The bare reads run after the load, so the
-load's peak RSS is taken before them. ``--floors`` adds, per fact file, a bare read again and
-a bare rewrite of the file into Parquet month folders (no checks), the least a loader that
-lays facts out by month must do, so the load can be compared with that too.
+load's peak RSS is taken before them. ``--floors`` adds, per fact file, a bare rewrite of the
+file into Parquet month folders (no checks), the least a loader that lays facts out by month
+must do, beside the bare read already taken, so the load can be compared with that too.
 """
 
 from __future__ import annotations
@@ -41,12 +41,15 @@ def bare_read_seconds(path: Path) -> float:
     """Seconds for DuckDB alone to parse every column of the file into a table."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    reader = "read_csv" if path.suffix == ".csv" else "read_parquet"
     start = time.perf_counter()
-    con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}('{path}')")
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {_reader(path)}")
     seconds = time.perf_counter() - start
     con.close()
     return seconds
+
+
+def _reader(path: Path) -> str:
+    return f"{'read_csv' if path.suffix == '.csv' else 'read_parquet'}('{path}')"
 
 
 # the column that decides a fact row's month folder in the lake
@@ -62,12 +65,10 @@ def rewrite_seconds(path: Path, table: str, out: Path, memory_limit: str) -> flo
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{out}.spill'")
-    reader = "read_csv" if path.suffix == ".csv" else "read_parquet"
     month = f"strftime(CAST({MONTH_OF[table]} AS DATE), '%Y-%m')"
     start = time.perf_counter()
-    con.execute(
-        f"COPY (SELECT *, {month} AS month FROM {reader}('{path}')) TO '{out}' (FORMAT parquet, PARTITION_BY (month))"
-    )
+    months = f"SELECT *, {month} AS month FROM {_reader(path)}"
+    con.execute(f"COPY ({months}) TO '{out}' (FORMAT parquet, PARTITION_BY (month))")
     seconds = time.perf_counter() - start
     con.close()
     shutil.rmtree(out, ignore_errors=True)
@@ -165,11 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     files, _ = find_files(bundle)
     rows = []
     steps = []
-    bare_total = 0.0
+    bare_reads: dict[str, float] = {}
     for bundle_file in files:
         f = report.files[bundle_file.spec.name]
-        bare = bare_read_seconds(bundle_file.path)
-        bare_total += bare
+        bare = bare_reads[bundle_file.spec.name] = bare_read_seconds(bundle_file.path)
         rate = f.read / f.seconds if f.seconds else 0.0
         ratio = f.seconds / bare if bare else 0.0
         rss = sampler.peak.get(bundle_file.spec.name, 0) / 2**30
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         steps.append(f"| {bundle_file.label} | " + " | ".join(f"{f.steps.get(s, 0):.2f}" for s in STEPS) + " |")
     read_total = sum(f.read for f in report.files.values())
+    bare_total = sum(bare_reads.values())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(
         f"Ingest of {args.customers:,} customers × {args.months} months ({args.format}) — {stamp}, "
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             name = bundle_file.spec.name
             if name not in MONTH_OF:
                 continue
-            bare = bare_read_seconds(bundle_file.path)
+            bare = bare_reads[name]
             rewrite = rewrite_seconds(bundle_file.path, name, work / "rewrite", args.memory_limit)
             load = report.files[name].seconds
             ratios = f"{rewrite / bare:.1f}× | {load / rewrite:.1f}×"
