@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 # SPEC section 9: kept at least 6 months; a purge of anything younger is refused
 MIN_RETENTION = timedelta(days=183)
 
-# pending rows chained per sealing transaction
 _T = TypeVar("_T")
+
+# pending rows chained per sealing transaction
 SEAL_BATCH = 1000
 
 # session.info key: the transaction recorded an event (the value: its connection)
