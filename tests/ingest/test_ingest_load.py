@@ -222,3 +222,22 @@ def test_sensitive_values_are_not_stored_in_plaintext(settings: Settings, engine
         assert secret.encode() not in lake_bytes, secret
         assert secret not in lake_text, secret
     assert "张伟" not in lake_text  # no customer names in the lake
+
+
+def test_counterparties_become_stable_keyed_pseudonyms(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    bundle = base_bundle()
+    bundle["transactions"] = [
+        _tx("T001", "A001", "2026-03-05T09:30:00+08:00", "10.00", counterparty="ACME Trading Co"),
+        _tx("T002", "A002", "2026-04-05T09:30:00+08:00", "20.00", counterparty="ACME Trading Co"),
+        _tx("T003", "A001", "2026-03-06T09:30:00+08:00", "30.00", counterparty="Other Payee"),
+        _tx("T004", "A001", "2026-03-07T09:30:00+08:00", "40.00"),
+    ]
+    load(settings, engine, write_bundle(tmp_path / "b1", bundle))
+    # a later bundle meets the same payee again: the same pseudonym, so a nightly run can tell a new payee
+    bundle["transactions"] = [_tx("T005", "A002", "2026-05-01T09:30:00+08:00", "50.00", counterparty="ACME Trading Co")]
+    load(settings, engine, write_bundle(tmp_path / "b2", bundle))
+    at = [f.name for f in lake.FACT_SCHEMAS["transactions"]].index("counterparty")
+    cp = {r[0]: r[at] for r in lake_rows(settings, "transactions")}
+    assert cp["T004"] is None
+    assert cp["T001"] == cp["T002"] == cp["T005"] != cp["T003"]
+    assert all(v.startswith("cp_") and len(v) == 23 for k, v in cp.items() if k != "T004")

@@ -50,6 +50,7 @@ from bankcrm.reference import BUNDLE_TIMEZONE
 from bankcrm.security.crypto import FieldCipher, cipher_for
 
 STAGED = "staged"
+PSEUDONYMS = "pseudonyms"
 # operational tables a load writes in bulk (master data, contact versions and consents)
 ANALYZED_AFTER_LOAD = (
     "branches",
@@ -259,6 +260,7 @@ class _FileLoader:
             self.staging.stage_facts(self.con, spec.name, "lake_new")
         step("lake")
         self.con.execute("DROP VIEW IF EXISTS lake_new")
+        self.con.execute(f"DROP TABLE IF EXISTS {PSEUDONYMS}")
         self.con.execute(f"DROP TABLE IF EXISTS {STAGED}")
         for view in parents.values():
             self.con.unregister(view)
@@ -316,12 +318,17 @@ class _FileLoader:
         # the local calendar date decides the day and the month folder (computed once per row)
         local_date = f"CAST(timezone('{BUNDLE_TIMEZONE}', ts) AS DATE)"
         if spec.name == "transactions":
-            # a keyed pseudonym: the same counterparty maps to the same value, and the name never reaches the lake
-            pseudonym = f"'cp_' || substr(sha256('{self.pseudonym_key}' || counterparty), 1, 20)"
+            # a keyed pseudonym: the same counterparty maps to the same value, and the name never reaches the lake;
+            # hashed once per distinct counterparty (a payee recurs across millions of rows), then joined
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {PSEUDONYMS} AS
+                    SELECT cp, 'cp_' || substr(sha256('{self.pseudonym_key}' || cp), 1, 20) AS pseudonym
+                    FROM (SELECT DISTINCT counterparty AS cp {accepted} AND counterparty IS NOT NULL)"""
+            )
             return f"""SELECT *, strftime(tx_date, '%Y-%m') AS month FROM (
                            SELECT tx_id, account_id, ts, {local_date} AS tx_date, amount, channel, category,
-                                  merchant_group,
-                                  CASE WHEN counterparty IS NOT NULL THEN {pseudonym} END AS counterparty
-                           {accepted})"""
+                                  merchant_group, p.pseudonym AS counterparty
+                           FROM {STAGED} LEFT JOIN {PSEUDONYMS} p ON p.cp = {STAGED}.counterparty
+                           WHERE {FAULT} IS NULL)"""
         return f"""SELECT *, strftime(event_date, '%Y-%m') AS month FROM (
                        SELECT customer_id, ts, {local_date} AS event_date, event {accepted})"""
