@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+import pytest
 from synth_rules import AS_OF, rule_hits
 from typer.testing import CliRunner
 
@@ -460,3 +461,23 @@ def test_cli_writes_the_bundle_and_reports_speed(tmp_path: Path) -> None:
 def test_cli_rejects_a_bad_date(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["generate", str(tmp_path), "--customers", "150", "--as-of", "25/11/2026"])
     assert result.exit_code != 0
+
+
+def test_a_history_of_one_month_generates(tmp_path: Path) -> None:
+    # shorter than the 40 days over which two sector funds make their big move
+    summary = generate_bundle(tmp_path / "b", customers=100, months=1, seed=3, as_of=AS_OF)
+    assert summary.rows["customers"] == 100 and summary.rows["transactions"] > 0
+
+
+def test_the_sector_funds_make_their_whole_move_in_a_short_history() -> None:
+    from bankcrm.synth.master import PRODUCTS, SECTOR_DOWN_FUND, SECTOR_UP_FUND
+    from bankcrm.synth.population import nav_paths
+
+    as_of = int(np.datetime64(AS_OF, "D").astype(np.int64))
+    for days in (10, 39, 40, 120):
+        nav = nav_paths(np.random.default_rng(5), as_of, as_of - days + 1)
+        ids = [p.product_id for p in PRODUCTS]
+        up, down = nav[ids.index(SECTOR_UP_FUND)], nav[ids.index(SECTOR_DOWN_FUND)]
+        window = min(40, days)
+        assert up[-1] / up[-1 - window] == pytest.approx(1.24)
+        assert down[-1] / down[-1 - window] == pytest.approx(0.83)

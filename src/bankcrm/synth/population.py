@@ -49,7 +49,7 @@ class Context:
 
 
 def nav_paths(rng: np.random.Generator, as_of: int, first_day: int) -> np.ndarray:
-    """Daily NAV index per product; two sector funds make a big move in the last 40 days."""
+    """Daily NAV index per product; two sector funds make a big move in the last 40 days (or all, if fewer)."""
     n_days = as_of - first_day + 2
     nav = np.ones((len(PRODUCTS), n_days))
     vol = {"R1": 0.0002, "R2": 0.0012, "R3": 0.006, "R4": 0.011, "R5": 0.015}
@@ -61,8 +61,9 @@ def nav_paths(rng: np.random.Generator, as_of: int, first_day: int) -> np.ndarra
         steps = rng.normal(drift - sigma**2 / 2, sigma, n_days - 1)
         if p.product_id in (SECTOR_UP_FUND, SECTOR_DOWN_FUND):
             move = np.log(1.24) if p.product_id == SECTOR_UP_FUND else np.log(0.83)
-            steps[-40:] = rng.normal(move / 40, 0.004, 40)
-            steps[-40:] += (move - steps[-40:].sum()) / 40
+            window = min(40, len(steps))  # a history shorter than 40 days makes the move over all of it
+            steps[-window:] = rng.normal(move / window, 0.004, window)
+            steps[-window:] += (move - steps[-window:].sum()) / window
         nav[i, 1:] = np.exp(np.cumsum(steps))
     return nav
 
