@@ -126,7 +126,7 @@ def test_lines_ending_in_a_lone_carriage_return_load(settings: Settings, engine:
         ),
         (
             b"branch_id,name,city,parent_id\nB001,Head office,Shanghai,\n   \nB002,Pudong,Shanghai,B001\n",
-            "branches.csv, line 3: expected 4 fields as in the header, found 1",
+            "branches.csv, line 3, column 'name': expected 4 fields as in the header, found 1",
         ),
         (
             b'branch_id,name,city,parent_id\nB001,"Head \\"office\\"",Shanghai,\n',
@@ -234,6 +234,11 @@ def test_typed_parquet_money_needs_two_decimals_as_text_does(
         ("2026-03-06T24:00:00+08:00", False),
         ("2026-03-06T10:60:00+08:00", False),
         ("2026-03-06T23:59:59.5Z", True),
+        ("2026-03-06T10:00:00+14:30", False),
+        ("2026-03-06T10:00:00-1459", False),
+        ("0000-03-06T10:00:00+08:00", False),  # there is no year 0
+        ("9999-12-31T20:00:00Z", False),  # 10000-01-01 in Asia/Shanghai
+        ("0001-01-01T10:00:00+08:00", True),
     ],
 )
 def test_timestamps_must_be_real_iso_8601(
@@ -298,9 +303,19 @@ def test_a_parquet_phone_may_be_a_number(settings: Settings, engine: Engine, tmp
         ("products", "expected_yield", "nan", {"bad_type": 1}),
         ("products", "expected_yield", "inf", {"bad_type": 1}),
         ("products", "expected_yield", "0.031", {}),
+        ("products", "expected_yield", "3.1e-2", {}),
+        ("products", "expected_yield", "-0.5", {}),
+        ("products", "expected_yield", "1_000", {"bad_type": 1}),  # DuckDB alone would take digit separators
+        ("products", "expected_yield", " 0.03", {"bad_type": 1}),  # and spaces, which no other number may have
+        ("products", "expected_yield", "0.03\t", {"bad_type": 1}),
+        ("products", "expected_yield", "0x10", {"bad_type": 1}),
+        ("customers", "birth_date", "0000-01-01", {"bad_type": 1}),  # year 0: DuckDB takes it, Python cannot
+        ("accounts", "opened_on", "0000-12-31", {"bad_type": 1}),
+        ("balances", "date", "0000-01-01", {"bad_type": 1}),
+        ("customers", "birth_date", "0001-01-01", {}),
     ],
 )
-def test_numbers_in_text(
+def test_numbers_and_dates_in_text(
     settings: Settings, engine: Engine, tmp_path: Path, file: str, column: str, value: str, reasons: dict[str, int]
 ) -> None:
     bundle = base_bundle()
@@ -340,3 +355,98 @@ def test_skills_are_stored_as_checked(
     with engine.connect() as conn:
         value = conn.execute(select(table.c.skills).where(table.c.staff_id == bundle["staff"][0]["staff_id"]))
         assert value.scalar_one() == stored
+
+
+def test_parquet_dates_beyond_year_9999_are_bad_types(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    """A date32 or timestamp can hold the year 10000; as text it would not have four digits."""
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    day_10000 = (date(9999, 12, 31) - date(1970, 1, 1)).days + 1
+    _retype(folder / "customers.parquet", "birth_date", pa.array([7000, 7000, day_10000], pa.int32()).cast(pa.date32()))
+    _retype(folder / "balances.parquet", "date", pa.array([day_10000, 20500, 20510], pa.int32()).cast(pa.date32()))
+    seconds = [day_10000 * 86400, 1772760600, 1772762600]
+    _retype(folder / "transactions.parquet", "ts", pa.array(seconds, pa.int64()).cast(pa.timestamp("s", tz="UTC")))
+    report = load(settings, engine, folder)
+    assert report.ok
+    for name in ("customers", "balances", "transactions"):
+        assert report.files[name].reasons == {"bad_type": 1}, name
+    assert {r[-1] for r in lake_rows(settings, "balances")} <= {"2026-02", "2026-03"}
+
+
+def test_parquet_text_written_as_plain_binary_is_text(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    """Impala and older Hive write strings as BINARY without the UTF-8 annotation."""
+    bundle = base_bundle()
+    bundle["branches"][0]["name"] = "总行"
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    table = pq.read_table(folder / "branches.parquet")
+    pq.write_table(
+        table.cast(pa.schema([pa.field(f.name, pa.binary()) for f in table.schema])), folder / "branches.parquet"
+    )
+    report = load(settings, engine, folder)
+    assert report.ok and report.files["branches"].accepted == len(bundle["branches"])
+    assert report.files["customers"].rejected == 0  # their branch ids match the binary keys
+    table_ = MASTER_TABLES["branches"]
+    with engine.connect() as conn:
+        names = {r.branch_id: r.name for r in conn.execute(select(table_.c.branch_id, table_.c.name))}
+    assert names[bundle["branches"][0]["branch_id"]] == "总行"
+
+
+def test_parquet_binary_that_is_not_utf8_stops_the_file(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    bundle = base_bundle()
+    folder = write_bundle(tmp_path / "b", bundle, fmt="parquet")
+    path = folder / "products.parquet"
+    names = [b"\xff\xfe" if i == 1 else p["name"].encode() for i, p in enumerate(bundle["products"])]
+    _retype(path, "name", pa.array(names, pa.binary()))
+    report = load(settings, engine, folder)
+    products = report.files["products"]
+    assert products.status == "failed"
+    assert products.message is not None and products.message.startswith("products.parquet: not a readable Parquet")
+    assert "UTF8" in products.message
+    assert report.files["accounts"].status == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        # the reader would drop the empty surplus fields and shift the name's second half into city
+        ("B003,Head,Office,,", "line 4: expected 4 fields as in the header, found 5"),
+        ("B003,Pudong,Shanghai,B001,", "line 4: expected 4 fields as in the header, found 5"),
+        ("B003,Pudong,,,,", "line 4: expected 4 fields as in the header, found 6"),
+        ("B003,Pudong", "line 4, column 'city': expected 4 fields as in the header, found 2"),
+    ],
+    ids=["unquoted-comma", "trailing-comma", "surplus-empties", "short"],
+)
+def test_a_record_with_surplus_empty_fields_stops_the_file(
+    settings: Settings, engine: Engine, tmp_path: Path, row: str, message: str
+) -> None:
+    folder = write_bundle(tmp_path / "b", base_bundle())
+    with (folder / "branches.csv").open("a", encoding="utf-8") as fh:
+        fh.write(row + "\n")
+    report = load(settings, engine, folder)
+    assert report.files["branches"].status == "failed"
+    assert report.files["branches"].message == f"branches.csv, {message}"
+    assert _branches(engine) == {}
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_a_quoted_line_break_is_read_on_one_thread(
+    settings: Settings, engine: Engine, tmp_path: Path, bad: bool
+) -> None:
+    """DuckDB's parallel reader cannot pad records around a value spanning lines; the loader reads those serially."""
+    bundle = base_bundle()
+    bundle["customers"][0]["address"] = "上海市浦东新区\n世纪大道100号"
+    if bad:  # an unquoted comma with empty fields after it, below the line break
+        bundle["customers"][2]["address"] = "Room 1, Building 2"
+        bundle["customers"][2]["email"] = ""
+    folder = write_bundle(tmp_path / "b", bundle)
+    text = (folder / "customers.csv").read_text(encoding="utf-8")
+    if bad:
+        text = text.replace('"Room 1, Building 2"', "Room 1, Building 2")
+    (folder / "customers.csv").write_text(text, encoding="utf-8")
+    report = load(settings, engine, folder)
+    customers = report.files["customers"]
+    if bad:
+        assert customers.status == "failed"
+        assert customers.message == "customers.csv, line 5: expected 17 fields as in the header, found 18"
+    else:
+        assert (customers.status, customers.accepted, customers.rejected) == ("loaded", 3, 0)

@@ -93,13 +93,26 @@ class Source:
 
     types: dict[str, str]
     numbering: str | None
+    # a boolean column of the view, true where a CSV record has more or fewer fields than the header
+    misshapen: str | None = None
 
 
-def register_source(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
-    """Make ``view`` scan the file's known columns plus ``__line``; unknown columns are left out."""
+def register_source(
+    con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str, *, serial: bool = False
+) -> Source:
+    """Make ``view`` scan the file's known columns plus ``__line``; unknown columns are left out.
+
+    ``serial``: read a CSV file on one thread, for a file the parallel reader cannot take
+    (``needs_serial_read``).
+    """
     if bundle_file.format == "csv":
-        return _register_csv(con, bundle_file, view)
+        return _register_csv(con, bundle_file, view, serial=serial)
     return _register_parquet(con, bundle_file, view)
+
+
+def needs_serial_read(exc: Exception) -> bool:
+    """DuckDB's parallel CSV reader cannot pad records when a quoted value spans lines; its serial one can."""
+    return "quoted new lines" in str(exc) and "parallel" in str(exc)
 
 
 def line_sql(source: Source, table: str) -> str | None:
@@ -149,23 +162,41 @@ def _read_header(bundle_file: BundleFile) -> list[str]:
     return [name.strip() for name in names]
 
 
-def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str) -> Source:
+MISSHAPEN = "__misshapen"
+# what the CSV reader takes for null: a string no extract holds, so an empty field reads as '' and
+# only a field the record lacks (padding) is null
+_NO_NULL = "\x01\x02bankcrm\x02\x01"
+
+
+def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view: str, *, serial: bool) -> Source:
     header = _read_header(bundle_file)
     _check_required(bundle_file, header, line=1)
     positions = _known_positions(bundle_file, header)
-    # fields are read by position: header names may repeat, differ only in case or be empty
-    fields = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(header)))
+    n = len(header)
+    # fields are read by position: header names may repeat, differ only in case or be empty. One field
+    # more than the header, and records padded: DuckDB drops surplus empty fields at a record's end
+    # ('B1,Head,Office,,' under four columns, a name with an unquoted comma), so the reader is asked for
+    # n + 1 and a record whose field n + 1 is there, or whose field n is not, has the wrong shape
+    fields = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(n + 1))
     known = ", ".join(f"f{i} AS {q(name)}" for name, i in positions.items())
     # no sniffing: the header read above gives the columns, every value stays text until validated
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW {view} AS
-            SELECT {known}, NULL::BIGINT AS {LINE}
+            SELECT {known}, NULL::BIGINT AS {LINE}, f{n} IS NOT NULL OR f{n - 1} IS NULL AS {MISSHAPEN}
             FROM read_csv({_sql_text(str(bundle_file.path))}, header = true, auto_detect = false,
                           columns = {{{fields}}}, delim = ',', quote = '"', escape = '"',
-                          strict_mode = true, encoding = 'utf-8')"""
+                          strict_mode = true, encoding = 'utf-8', null_padding = true,
+                          nullstr = {_sql_text(_NO_NULL)}, parallel = {str(not serial).lower()})"""
     )
     # data row i (from 0) has row id i and is line i + 2
-    return Source(dict.fromkeys(positions, "VARCHAR"), numbering="rowid + 2")
+    return Source(dict.fromkeys(positions, "VARCHAR"), numbering="rowid + 2", misshapen=MISSHAPEN)
+
+
+def misshapen_record(bundle_file: BundleFile, line: int) -> MalformedFile:
+    """The first record whose field count differs from the header's; ``line`` is where staging saw one."""
+    header = _read_header(bundle_file)
+    found = _bad_record(bundle_file, header)
+    return found or MalformedFile(bundle_file.label, f"expected {len(header)} fields as in the header", line=line)
 
 
 def _sql_text(value: str) -> str:
@@ -188,7 +219,9 @@ def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, v
     # Hive and Spark write timestamps as INT96, which by their convention are UTC instants
     int96 = {schema.column(i).name for i in range(len(schema)) if schema.column(i).physical_type == "INT96"}
     selected = [f"timezone('UTC', {q(c)}) AS {q(c)}" if c in int96 else q(c) for c in known]
-    path = _sql_text(str(bundle_file.path))
+    # text written as plain BINARY, without the UTF-8 annotation (Impala, older Hive), is text all the
+    # same; bytes that are not UTF-8 make the file unreadable, as in CSV
+    path = _sql_text(str(bundle_file.path)) + ", binary_as_string = true"
     if any(name.lower() == "file_row_number" for name in columns):
         # the reader's own row number would clash with the file's column: number by row id instead
         scan, line, numbering = f"read_parquet({path})", "NULL::BIGINT", "rowid + 1"
@@ -246,10 +279,13 @@ def _bad_record(bundle_file: BundleFile, header: list[str]) -> MalformedFile | N
                 if line == 1 or not fields:  # the header; a blank line, which the reader skips
                     continue
                 if len(fields) != len(header):
+                    # a short record: the first field it lacks; a long one has no column to name
+                    lacking = header[len(fields)] if len(fields) < len(header) else None
                     return MalformedFile(
                         bundle_file.label,
                         f"expected {len(header)} fields as in the header, found {len(fields)}",
                         line=line,
+                        column=lacking,
                     )
         except csv.Error as exc:
             return MalformedFile(bundle_file.label, f"not valid CSV ({exc})", line=reader.line_num)

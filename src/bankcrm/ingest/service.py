@@ -28,11 +28,14 @@ from bankcrm.ingest import master, rejects, repository
 from bankcrm.ingest.lake_writer import LakeStaging
 from bankcrm.ingest.lock import ingest_lock
 from bankcrm.ingest.reader import (
+    LINE,
     BundleFile,
     MalformedFile,
     diagnose_csv,
     find_files,
     line_sql,
+    misshapen_record,
+    needs_serial_read,
     register_source,
 )
 from bankcrm.ingest.report import FAILED, SKIPPED, FileReport, LoadReport
@@ -275,27 +278,35 @@ class _FileLoader:
             steps=steps,
         )
 
-    def _stage(self, bundle_file: BundleFile) -> None:
+    def _stage(self, bundle_file: BundleFile, *, serial: bool = False) -> None:
         """Read the file into the staged table with row-level faults; a read failure is a MalformedFile."""
-        source = register_source(self.con, bundle_file, SOURCE)
+        source = register_source(self.con, bundle_file, SOURCE, serial=serial)
         numbering = line_sql(source, STAGED)
+        carry = (source.misshapen,) if source.misshapen else ()
         try:
             # a CSV file's line numbers come from the scan order (see reader); later steps need no order
             if numbering:
                 self.con.execute("SET preserve_insertion_order = true")
-            self.con.execute(stage_sql(bundle_file.spec, SOURCE, source.types, STAGED))
+            self.con.execute(stage_sql(bundle_file.spec, SOURCE, source.types, STAGED, carry))
             if numbering:
                 self.con.execute(numbering)
         except (duckdb.Error, pa.ArrowException) as exc:
             # only failures of reading the source itself; a failing statement of ours is a bug, not a bad file
             if not _is_read_failure(exc):
                 raise
+            if not serial and needs_serial_read(exc):
+                self._stage(bundle_file, serial=True)
+                return
             if bundle_file.format == "csv":
                 raise diagnose_csv(bundle_file, exc) from exc
             raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
         finally:
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute(f"DROP VIEW IF EXISTS {SOURCE}")
+        if source.misshapen:
+            ((first,),) = self.con.execute(f"SELECT min({LINE}) FROM {STAGED} WHERE {source.misshapen}").fetchall()
+            if first is not None:
+                raise misshapen_record(bundle_file, first)
 
     def _parent_views(self, spec: FileSpec) -> dict[str, str]:
         """Known keys of each referenced file: the database, which already holds this bundle's accepted rows.

@@ -8,6 +8,9 @@ other check, so the first surviving row wins).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import duckdb
 
 from bankcrm import reference as ref
@@ -34,12 +37,21 @@ _DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # hours 00-23 (no 24:00), offsets within -14:00..+14:00 as ISO 8601 and real zones allow
 _TS_RE = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
-    r"(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)"
+    r"(Z|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))"
 )
 _MONEY_RE = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
 _INT_RE = r"[+-]?[0-9]{1,9}(\.0+)?"  # also 3.0: dataframes write an integer column with gaps as floats
+_FLOAT_RE = r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?"  # no spaces, digit separators or bare points
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NON_NEGATIVE = ("days_past_due", "term_days", "capacity")
+
+# the calendar a date or timestamp must fall in: years 1 to 9999, as ISO 8601's four digits and the
+# database drivers allow (DuckDB itself takes year 0 and years past 9999); a timestamp's local date too
+_LAST_LOCAL = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=ZoneInfo(ref.BUNDLE_TIMEZONE)).astimezone(UTC)
+_RANGE = {
+    "date": ("DATE '0001-01-01'", "DATE '9999-12-31'"),
+    "ts": ("TIMESTAMPTZ '0001-01-01 00:00:00+00'", f"TIMESTAMPTZ '{_LAST_LOCAL.isoformat(sep=' ')}'"),
+}
 
 DUCK_TYPES = {
     "date": "DATE",
@@ -136,8 +148,12 @@ def _typed_expr(col: Column, src_type: str | None) -> str:
             return f"CASE WHEN {c} = round({c}) THEN TRY_CAST({c} AS INTEGER) END"
         return f"CASE WHEN regexp_full_match({s}, '{_INT_RE}') THEN TRY_CAST({s} AS INTEGER) END"
     # float: NaN and infinity are no values
-    number = f"CAST({c} AS DOUBLE)" if numeric or src_type in ("DOUBLE", "FLOAT") else f"TRY_CAST({s} AS DOUBLE)"
-    return f"CASE WHEN isfinite({number}) THEN {number} END"
+    if numeric or src_type in ("DOUBLE", "FLOAT"):
+        number = f"CAST({c} AS DOUBLE)"
+        return f"CASE WHEN isfinite({number}) THEN {number} END"
+    # text as strict as the other numbers' ('1_000' and ' 0.03' are no numbers); NaN and inf fail the pattern
+    number = f"TRY_CAST({s} AS DOUBLE)"
+    return f"CASE WHEN regexp_full_match({s}, '{_FLOAT_RE}') AND isfinite({number}) THEN {number} END"
 
 
 def _skill_list(text: str) -> str:
@@ -202,8 +218,10 @@ def _row_fault(spec: FileSpec) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
-def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str) -> str:
+def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: str, carry: tuple[str, ...] = ()) -> str:
     """CREATE TABLE ``target``: line, row-level fault, typed values and (for faulty rows) the raw row.
+
+    ``carry``: columns of the source kept as they are (reader.MISSHAPEN).
 
     The statement keeps one row per source row, in source order: a staged CSV file's line
     numbers are its row ids (reader.line_sql), so no join, filter or window belongs here,
@@ -229,12 +247,20 @@ def stage_sql(spec: FileSpec, source: str, src_types: dict[str, str], target: st
     raw = f"to_json(struct_pack({', '.join(raw_fields)}))" if raw_fields else "NULL::VARCHAR"
     keep_strings = ", ".join([_s(c.name) for c in spec.columns] + [_o(c.name) for c in text_free])
     typed_names = ", ".join(q(c.name) for c in spec.columns)
+    in_range = ", ".join(
+        f"CASE WHEN {q(c.name)} BETWEEN {_RANGE[c.kind][0]} AND {_RANGE[c.kind][1]} THEN {q(c.name)} END AS {q(c.name)}"
+        for c in spec.columns
+        if c.kind in _RANGE
+    )
+    dated = f"SELECT * REPLACE ({in_range}) FROM l2" if in_range else "SELECT * FROM l2"
+    carried = "".join(f", {q(c)}" for c in carry)
     return f"""
         CREATE OR REPLACE TABLE {target} AS
-        WITH l1 AS (SELECT {LINE}, {strings}{passthrough} FROM {source}),
-             l2 AS (SELECT {LINE}, {keep_strings}, {typed} FROM l1),
-             l3 AS (SELECT *, {_row_fault(spec)} AS __row_fault FROM l2)
-        SELECT {LINE}, __row_fault AS {FAULT}, NULL::VARCHAR AS {WARNING},
+        WITH l1 AS (SELECT {LINE}{carried}, {strings}{passthrough} FROM {source}),
+             l2 AS (SELECT {LINE}{carried}, {keep_strings}, {typed} FROM l1),
+             l2d AS ({dated}),
+             l3 AS (SELECT *, {_row_fault(spec)} AS __row_fault FROM l2d)
+        SELECT {LINE}{carried}, __row_fault AS {FAULT}, NULL::VARCHAR AS {WARNING},
                CASE WHEN __row_fault IS NOT NULL THEN {raw} END AS {RAW}, {typed_names}
         FROM l3
     """
