@@ -132,8 +132,19 @@ def test_lines_ending_in_a_lone_carriage_return_load(settings: Settings, engine:
             b'branch_id,name,city,parent_id\nB001,"Head \\"office\\"",Shanghai,\n',
             "branches.csv, line 2: not valid CSV (',' expected after '\"')",
         ),
+        (
+            b"branch_id,name,city,parent_id\nB001,Head office,Shanghai,\nB002," + b"x" * 3_000_000 + b",Shanghai,\n",
+            "branches.csv, line 3: a record longer than the reader's limit of 2,097,152 bytes",
+        ),
     ],
-    ids=["quoted-line-break", "bad-utf8-after-quoted-line-break", "mixed-line-endings", "blank-spaces", "backslash"],
+    ids=[
+        "quoted-line-break",
+        "bad-utf8-after-quoted-line-break",
+        "mixed-line-endings",
+        "blank-spaces",
+        "backslash",
+        "3-MB-value",
+    ],
 )
 def test_an_unreadable_csv_names_the_line(
     settings: Settings, engine: Engine, tmp_path: Path, content: bytes, message: str

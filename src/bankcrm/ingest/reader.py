@@ -163,6 +163,8 @@ def _read_header(bundle_file: BundleFile) -> list[str]:
 
 
 MISSHAPEN = "__misshapen"
+# the longest record the CSV reader takes (DuckDB's default); a longer one makes the file unreadable
+MAX_LINE_BYTES = 2_097_152
 # what the CSV reader takes for null: a string no extract holds, so an empty field reads as '' and
 # only a field the record lacks (padding) is null
 _NO_NULL = "\x01\x02bankcrm\x02\x01"
@@ -185,7 +187,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, view:
             SELECT {known}, NULL::BIGINT AS {LINE}, f{n} IS NOT NULL OR f{n - 1} IS NULL AS {MISSHAPEN}
             FROM read_csv({_sql_text(str(bundle_file.path))}, header = true, auto_detect = false,
                           columns = {{{fields}}}, delim = ',', quote = '"', escape = '"',
-                          strict_mode = true, encoding = 'utf-8', null_padding = true,
+                          strict_mode = true, encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES}, null_padding = true,
                           nullstr = {_sql_text(_NO_NULL)}, parallel = {str(not serial).lower()})"""
     )
     # data row i (from 0) has row id i and is line i + 2
@@ -270,6 +272,8 @@ def _bad_utf8(bundle_file: BundleFile, header: list[str]) -> MalformedFile | Non
 
 
 def _bad_record(bundle_file: BundleFile, header: list[str]) -> MalformedFile | None:
+    # the csv module's own limit on a field (128 KiB) is far below the reader's on a record
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES))
     with bundle_file.path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, strict=True)
         start = 1  # the line the next record starts on
@@ -288,6 +292,9 @@ def _bad_record(bundle_file: BundleFile, header: list[str]) -> MalformedFile | N
                         column=lacking,
                     )
         except csv.Error as exc:
+            if "field limit" in str(exc):
+                message = f"a record longer than the reader's limit of {MAX_LINE_BYTES:,} bytes"
+                return MalformedFile(bundle_file.label, message, line=start)
             return MalformedFile(bundle_file.label, f"not valid CSV ({exc})", line=reader.line_num)
     return None
 
