@@ -253,6 +253,44 @@ def diagnose_csv(bundle_file: BundleFile, error: Exception) -> MalformedFile:
     return MalformedFile(bundle_file.label, f"could not be read: {message}", line=int(at[1]) if at else None)
 
 
+def diagnose_parquet(bundle_file: BundleFile, error: Exception) -> MalformedFile:
+    """Name the row and column of text that is not UTF-8; otherwise the reader's own complaint."""
+    if "UTF8" in str(error) or "UTF-8" in str(error):
+        found = _bad_utf8_parquet(bundle_file)
+        if found:
+            return found
+    return MalformedFile(bundle_file.label, f"not a readable Parquet file ({error})")
+
+
+def _bad_utf8_parquet(bundle_file: BundleFile) -> MalformedFile | None:
+    """The first value of a known BINARY column (text without the UTF-8 annotation) that is not UTF-8."""
+    parquet = pq.ParquetFile(bundle_file.path)
+    known = {c.name for c in bundle_file.spec.columns}
+    for field in parquet.schema_arrow:
+        if field.name not in known or not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)):
+            continue
+        row = 0
+        for batch in parquet.iter_batches(columns=[field.name], batch_size=65_536):
+            values = batch.column(0)
+            try:
+                values.cast(pa.large_string())
+            except pa.ArrowInvalid:
+                for i, value in enumerate(values.to_pylist()):
+                    if value is not None and not _is_utf8(value):
+                        message = "invalid UTF-8 in a text value; text must be UTF-8 encoded"
+                        return MalformedFile(bundle_file.label, message, line=row + i + 1, column=field.name)
+            row += len(values)
+    return None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _bad_utf8(bundle_file: BundleFile, header: list[str]) -> MalformedFile | None:
     with bundle_file.path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):

@@ -32,6 +32,7 @@ from bankcrm.ingest.reader import (
     BundleFile,
     MalformedFile,
     diagnose_csv,
+    diagnose_parquet,
     find_files,
     line_sql,
     misshapen_record,
@@ -299,7 +300,7 @@ class _FileLoader:
                 return
             if bundle_file.format == "csv":
                 raise diagnose_csv(bundle_file, exc) from exc
-            raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
+            raise diagnose_parquet(bundle_file, exc) from exc
         finally:
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute(f"DROP VIEW IF EXISTS {SOURCE}")
