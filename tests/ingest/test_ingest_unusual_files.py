@@ -136,6 +136,10 @@ def test_lines_ending_in_a_lone_carriage_return_load(settings: Settings, engine:
             b"branch_id,name,city,parent_id\nB001,Head office,Shanghai,\nB002," + b"x" * 3_000_000 + b",Shanghai,\n",
             "branches.csv, line 3: a record longer than the reader's limit of 2,097,152 bytes",
         ),
+        (
+            b"\nbranch_id,name,city,parent_id\nB001,Head office,Shanghai,\n",
+            "branches.csv, line 1: the line is blank; the header row must come first",
+        ),
     ],
     ids=[
         "quoted-line-break",
@@ -144,6 +148,7 @@ def test_lines_ending_in_a_lone_carriage_return_load(settings: Settings, engine:
         "blank-spaces",
         "backslash",
         "3-MB-value",
+        "blank-first-line",
     ],
 )
 def test_an_unreadable_csv_names_the_line(

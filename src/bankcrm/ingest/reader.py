@@ -154,6 +154,8 @@ def _read_header(bundle_file: BundleFile) -> list[str]:
     except UnicodeDecodeError as exc:
         raise MalformedFile(bundle_file.label, "invalid UTF-8 in the header", line=1) from exc
     if not text.strip():
+        if head.decode("utf-8", errors="replace").lstrip("\ufeff").strip():
+            raise MalformedFile(bundle_file.label, "the line is blank; the header row must come first", line=1)
         raise MalformedFile(bundle_file.label, "the file is empty or has no header row", line=1)
     try:
         names = next(csv.reader([text], strict=True))
