@@ -1,6 +1,8 @@
 """Finding a bundle's files and opening each one as a DuckDB source with a line number per row.
 
-CSV files are read by DuckDB's parallel reader, every column as text. Their rows are numbered
+CSV files are read by DuckDB's parallel reader, every column as text, with one field more than
+the header so that a record of the wrong length is seen (``MISSHAPEN``); a file with a quoted
+value spanning lines is read serially (``needs_serial_read``). Their rows are numbered
 after staging (``line_sql``): while ``preserve_insertion_order`` is on, the parallel reader
 appends rows to the staged table in file order, so data row i (from 0), which has row id i, is
 line i + 2 (the header is line 1). That needs the staging statement to keep one row per input
