@@ -219,7 +219,7 @@ def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, v
         schema = pq.ParquetFile(bundle_file.path).schema
         columns = schema.to_arrow_schema().names
     except (pa.ArrowException, OSError) as exc:
-        raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
+        raise _unreadable_parquet(bundle_file, exc) from exc
     _check_required(bundle_file, columns, line=None)
     known = [c.name for c in bundle_file.spec.columns if c.name in columns]
     # Hive and Spark write timestamps as INT96, which by their convention are UTC instants
@@ -237,7 +237,7 @@ def _register_parquet(con: duckdb.DuckDBPyConnection, bundle_file: BundleFile, v
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(selected)}, {line} AS {LINE} FROM {scan}")
         described = con.execute(f"DESCRIBE {view}").fetchall()
     except duckdb.Error as exc:
-        raise MalformedFile(bundle_file.label, f"not a readable Parquet file ({exc})") from exc
+        raise _unreadable_parquet(bundle_file, exc) from exc
     return Source({row[0]: str(row[1]) for row in described if row[0] != LINE}, numbering)
 
 
@@ -263,6 +263,10 @@ def diagnose_parquet(bundle_file: BundleFile, error: Exception) -> MalformedFile
         found = _bad_utf8_parquet(bundle_file)
         if found:
             return found
+    return _unreadable_parquet(bundle_file, error)
+
+
+def _unreadable_parquet(bundle_file: BundleFile, error: Exception) -> MalformedFile:
     return MalformedFile(bundle_file.label, f"not a readable Parquet file ({error})")
 
 
