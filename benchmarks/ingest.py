@@ -38,6 +38,7 @@ from bankcrm.config import Settings
 from bankcrm.ingest.reader import find_files
 from bankcrm.ingest.service import EngineOptions, ingest_bundle
 from bankcrm.security.crypto import FieldCipher, cipher_for
+from bankcrm.security.rotation import ENCRYPTED_COLUMNS
 
 STEPS = ("parent_keys", "read_and_check", "duplicates", "rejects", "database", "lake")
 
@@ -81,11 +82,8 @@ def rewrite_seconds(path: Path, table: str, out: Path, memory_limit: str) -> flo
     return seconds
 
 
-# the sensitive columns of the master files the loader encrypts; True: also blind-indexed for lookups
-ENCRYPTED = {
-    "customers": {"id_number": True, "phone": True, "address": False, "email": False},
-    "accounts": {"account_number": True},
-}
+# the extract files whose rows carry field ciphertext (customers, accounts), by table name
+ENCRYPTED = {e.table.name: e for e in ENCRYPTED_COLUMNS}
 
 
 def master_floor_seconds(path: Path, table: str, db: Path, scratch: Path, cipher: FieldCipher) -> tuple[float, float]:
@@ -100,11 +98,13 @@ def master_floor_seconds(path: Path, table: str, db: Path, scratch: Path, cipher
     data = duckdb.sql(f"SELECT * FROM {read}").fetchnumpy()
     columns = {name: [None if v is None else str(v) for v in values.tolist()] for name, values in data.items()}
     start = time.perf_counter()
-    for name, blind in ENCRYPTED[table].items():
-        values = columns.get(name, [None] * len(next(iter(columns.values()))))
-        columns[f"{name}_enc"] = cipher.encrypt_many(values, context=name)
-        if blind:
-            columns[f"{name}_bidx"] = cipher.blind_index_many(values, field=name)
+    encrypted = ENCRYPTED[table]
+    # each ciphertext column seals the extract column its context names; the looked-up ones have a blind index
+    for column, context in encrypted.contexts.items():
+        values = columns.get(context, [None] * len(next(iter(columns.values()))))
+        columns[column] = cipher.encrypt_many(values, context=context)
+        if f"{context}_bidx" in encrypted.table.c:
+            columns[f"{context}_bidx"] = cipher.blind_index_many(values, field=context)
     encrypt = time.perf_counter() - start
     with sqlite3.connect(db) as source:
         ddl = source.execute("SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL", (table,))
